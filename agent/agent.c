@@ -1,0 +1,167 @@
+/* ferry: the agent — every source read on one thread, each into its own producer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferry/agent.h"
+#include "ferry/err.h"
+#include "ferry/kafka.h"
+#include "ferry/log.h"
+#include "ferry/source.h"
+
+struct agent_source {
+    const struct ferry_source_config *cfg;
+    const struct ferry_source_ops *ops;
+    struct ferry_source *src;
+    struct ferry_producer *prod;
+    int refused; /* the producer refused an event for good (logged); counted */
+};
+
+struct ferry_agent {
+    const struct ferry_config *cfg;
+    struct agent_source *v;
+    size_t n;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Delivery reports, on the agent's thread (inside ferry_producer_poll). */
+static void on_delivery(void *opaque, uint64_t pos, int ok)
+{
+    struct agent_source *as = opaque;
+    as->ops->acked(as->src, pos, ok);
+}
+
+static int on_emit(void *opaque, const struct ferry_event *ev)
+{
+    struct agent_source *as = opaque;
+    char err[512];
+    int rc = ferry_producer_send(as->prod, ev, err, sizeof(err));
+    if (rc < 0 && rc != FERRY_ERR_AGAIN) {
+        as->refused++;
+        ferry_error("agent", "%s: %s", as->cfg->name, err);
+    }
+    return rc;
+}
+
+int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg,
+                    const char *bootstrap, char *err, size_t errlen)
+{
+    struct ferry_agent *a = calloc(1, sizeof(*a));
+    int rc = 0;
+
+    if (!a)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "agent: out of memory");
+    a->cfg = cfg;
+    a->v = calloc(cfg->nsources + 1, sizeof(*a->v));
+    if (!a->v) {
+        free(a);
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "agent: out of memory");
+    }
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        struct agent_source *as = &a->v[i];
+        as->cfg = &cfg->sources[i];
+        as->ops = ferry_source_lookup(as->cfg->type);
+        as->prod = ferry_producer_new(&cfg->kafka, bootstrap, as->cfg, on_delivery, as, err,
+                                      errlen);
+        if (!as->prod) {
+            rc = FERRY_ERR_INVALID;
+            break;
+        }
+        a->n++;
+        rc = as->ops->open(&as->src, as->cfg, cfg->state_dir, err, errlen);
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0) {
+        ferry_agent_destroy(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+static void checkpoint_all(struct ferry_agent *a)
+{
+    char err[512];
+    for (size_t i = 0; i < a->n; i++) {
+        struct agent_source *as = &a->v[i];
+        if (as->src && as->ops->checkpoint(as->src, err, sizeof(err)) < 0)
+            ferry_error("agent", "%s: %s", as->cfg->name, err);
+    }
+}
+
+static uint64_t in_flight(struct ferry_agent *a)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].src)
+            n += a->v[i].ops->in_flight(a->v[i].src);
+    return n;
+}
+
+int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    int64_t next_cp = mono_ms() + a->cfg->checkpoint_ms;
+    (void)err;
+    (void)errlen;
+
+    ferry_info("agent", "started: %zu sources", a->n);
+    while (!*stop) {
+        int read = 0;
+        for (size_t i = 0; i < a->n; i++) {
+            struct agent_source *as = &a->v[i];
+            struct ferry_emit emit = {on_emit, as};
+            int rc = as->ops->poll(as->src, &emit, 0);
+            if (rc > 0)
+                read += rc;
+            ferry_producer_poll(as->prod, 0);
+        }
+        if (read == 0) {
+            /* idle, or every queue is full: wait for delivery reports (a short sleep) */
+            for (size_t i = 0; i < a->n; i++)
+                ferry_producer_poll(a->v[i].prod, a->n > 1 ? 10 : 50);
+        }
+        if (mono_ms() >= next_cp) {
+            checkpoint_all(a);
+            next_cp = mono_ms() + a->cfg->checkpoint_ms;
+        }
+    }
+
+    /* Stop reading; give Kafka shutdown_timeout_ms to acknowledge what is in flight. */
+    int64_t deadline = mono_ms() + a->cfg->shutdown_timeout_ms;
+    while (in_flight(a) > 0 && mono_ms() < deadline)
+        for (size_t i = 0; i < a->n; i++)
+            ferry_producer_poll(a->v[i].prod, 10);
+    uint64_t left = in_flight(a);
+    if (left)
+        ferry_warn("agent", "stopping with %llu lines unacknowledged: they are read again on the "
+                            "next start",
+                   (unsigned long long)left);
+    checkpoint_all(a);
+    for (size_t i = 0; i < a->n; i++)
+        ferry_info("agent", "%s: %llu lines acknowledged by Kafka, %llu failed",
+                   a->v[i].cfg->name, (unsigned long long)ferry_producer_acked(a->v[i].prod),
+                   (unsigned long long)ferry_producer_failed(a->v[i].prod));
+    return 0;
+}
+
+void ferry_agent_destroy(struct ferry_agent *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        /* the producer first: its purge may still report to the source */
+        ferry_producer_destroy(a->v[i].prod);
+        if (a->v[i].src)
+            a->v[i].ops->close(a->v[i].src);
+    }
+    free(a->v);
+    free(a);
+}

@@ -1,0 +1,333 @@
+/* ferry: the command line. Only this file chooses exit codes:
+ * 0 success, 1 runtime failure, 2 usage or configuration error. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/agent.h"
+#include "ferry/config.h"
+#include "ferry/err.h"
+#include "ferry/kafka.h"
+#include "ferry/log.h"
+#include "ferry/version.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static const char usage_text[] =
+    "usage: ferry [--version] [--help] COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  agent -c FILE        tail the configured sources and produce every line to Kafka\n"
+    "  sink -c FILE         run the configured sink workers (Kafka -> MySQL / Redis)\n"
+    "  run -c FILE          agent and sinks in one process (single node, demos)\n"
+    "  check -c FILE        validate FILE; print 'ok' or every error as file:line:column\n"
+    "  mock-kafka --brokers N --topic NAME:PARTITIONS [--topic ...] [--bootstrap-file F]\n"
+    "                       run an in-memory Kafka cluster (librdkafka's mock) until SIGTERM\n"
+    "  config reference     print every configuration key as Markdown\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -l, --log-level L    error, warn, info (default) or debug\n";
+
+static int usage(FILE *f, int code)
+{
+    fputs(usage_text, f);
+    return code;
+}
+
+static int load_config(const char *path, struct ferry_config **cfg)
+{
+    struct ferry_diags d;
+    char line[2048];
+    int rc;
+
+    ferry_diags_init(&d, path);
+    rc = ferry_config_load(path, cfg, &d);
+    for (size_t i = 0; i < d.n; i++)
+        fprintf(stderr, "%s\n", ferry_diags_format(&d, i, line, sizeof(line)));
+    if (rc < 0 && d.n == 0)
+        fprintf(stderr, "%s: %s\n", path, ferry_strerror(rc));
+    ferry_diags_release(&d);
+    return rc;
+}
+
+/* ---- threads -------------------------------------------------------------------------- */
+
+struct job {
+    pthread_t tid;
+    struct ferry_agent *agent;
+    struct ferry_worker *worker;
+    int rc;
+    char err[512];
+};
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    if (j->agent)
+        j->rc = ferry_agent_run(j->agent, &stop_flag, j->err, sizeof(j->err));
+    else
+        j->rc = ferry_worker_run(j->worker, &stop_flag, j->err, sizeof(j->err));
+    if (j->rc < 0)
+        ferry_error("ferry", "%s", j->err);
+    stop_flag = 1; /* one part failing stops the process */
+    return NULL;
+}
+
+/* Waits for SIGINT/SIGTERM (blocked in every thread) or for a job to end by itself. */
+static void wait_for_stop(const sigset_t *set)
+{
+    struct timespec tick = {0, 200 * 1000 * 1000};
+    while (!stop_flag) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig > 0) {
+            ferry_info("ferry", "signal %d: stopping", sig);
+            stop_flag = 1;
+        }
+    }
+}
+
+static int serve(const char *path, int want_agent, int want_sink)
+{
+    struct ferry_config *cfg = NULL;
+    struct ferry_mock *mock = NULL;
+    struct job *jobs = NULL;
+    size_t njobs = 0;
+    char err[1024];
+    int rc = 1;
+    sigset_t set;
+
+    if (load_config(path, &cfg) < 0)
+        return 2;
+    if (want_agent && cfg->nsources == 0) {
+        fprintf(stderr, "%s: agent.sources: no source configured\n", path);
+        goto out_cfg;
+    }
+    if (want_sink && cfg->nworkers == 0) {
+        fprintf(stderr, "%s: sinks.workers: no worker configured\n", path);
+        goto out_cfg;
+    }
+    const char *bootstrap = cfg->kafka.brokers;
+    if (cfg->kafka.embedded) {
+        if (!(want_agent && want_sink))
+            ferry_warn("ferry", "kafka.brokers is 'embedded': the cluster lives in this process "
+                                "only; use 'ferry run' or a real cluster");
+        mock = ferry_mock_for_config(cfg, err, sizeof(err));
+        if (!mock) {
+            fprintf(stderr, "ferry: %s\n", err);
+            goto out_cfg;
+        }
+        bootstrap = ferry_mock_bootstraps(mock);
+    }
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads created below inherit the mask */
+
+    jobs = calloc(cfg->nworkers + 1, sizeof(*jobs));
+    if (want_agent) {
+        if (ferry_agent_new(&jobs[njobs].agent, cfg, bootstrap, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            goto out;
+        }
+        njobs++;
+    }
+    for (size_t i = 0; want_sink && i < cfg->nworkers; i++) {
+        if (ferry_worker_new(&jobs[njobs].worker, cfg, &cfg->workers[i], bootstrap, err,
+                             sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            goto out;
+        }
+        njobs++;
+    }
+    for (size_t i = 0; i < njobs; i++)
+        pthread_create(&jobs[i].tid, NULL, job_main, &jobs[i]);
+    wait_for_stop(&set);
+    rc = 0;
+    for (size_t i = 0; i < njobs; i++) {
+        pthread_join(jobs[i].tid, NULL);
+        if (jobs[i].rc < 0)
+            rc = 1;
+    }
+out:
+    for (size_t i = 0; jobs && i < cfg->nworkers + 1; i++) {
+        ferry_agent_destroy(jobs[i].agent);
+        ferry_worker_destroy(jobs[i].worker);
+    }
+    free(jobs);
+    ferry_mock_destroy(mock);
+out_cfg:
+    ferry_config_destroy(cfg);
+    return rc;
+}
+
+/* ---- check, mock-kafka, config -------------------------------------------------------- */
+
+static int cmd_check(const char *path)
+{
+    struct ferry_config *cfg = NULL;
+    if (load_config(path, &cfg) < 0)
+        return 2;
+    printf("ok\n");
+    ferry_config_destroy(cfg);
+    return 0;
+}
+
+static int cmd_mock_kafka(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"bootstrap-file", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    char *topics[256];
+    int ntopics = 0, brokers = 3, c;
+    const char *file = NULL;
+    char err[512];
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:t:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            brokers = atoi(optarg);
+            break;
+        case 't':
+            if (ntopics < 256)
+                topics[ntopics++] = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        default:
+            return usage(c == 'h' ? stdout : stderr, c == 'h' ? 0 : 2);
+        }
+    }
+    if (brokers < 1 || brokers > 16) {
+        fprintf(stderr, "ferry mock-kafka: --brokers must be 1 to 16\n");
+        return 2;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct ferry_mock *m = ferry_mock_new(brokers, err, sizeof(err));
+    if (!m) {
+        fprintf(stderr, "ferry: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < ntopics; i++) {
+        char *colon = strrchr(topics[i], ':');
+        int parts = colon ? atoi(colon + 1) : 1;
+        if (colon)
+            *colon = '\0';
+        if (!*topics[i] || parts < 1) {
+            fprintf(stderr, "ferry mock-kafka: --topic wants NAME:PARTITIONS\n");
+            ferry_mock_destroy(m);
+            return 2;
+        }
+        if (ferry_mock_topic(m, topics[i], parts, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            ferry_mock_destroy(m);
+            return 1;
+        }
+    }
+    const char *bs = ferry_mock_bootstraps(m);
+    if (file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%s\n", bs) < 0 || fclose(f) != 0 || rename(tmp, file) < 0) {
+            fprintf(stderr, "ferry mock-kafka: %s: %s\n", file, strerror(errno));
+            ferry_mock_destroy(m);
+            return 1;
+        }
+    }
+    ferry_info("mock-kafka", "%d brokers at %s", brokers, bs);
+    printf("%s\n", bs);
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    ferry_mock_destroy(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {0},
+    };
+    const char *cmd, *config = NULL;
+    int c;
+
+    if (argc < 2)
+        return usage(stderr, 2);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+        return usage(stdout, 0);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("ferry %s (librdkafka %s)\n", FERRY_VERSION, rd_kafka_version_str());
+        return 0;
+    }
+    cmd = argv[1];
+    if (!strcmp(cmd, "mock-kafka"))
+        return cmd_mock_kafka(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config")) {
+        if (argc == 3 && !strcmp(argv[2], "reference")) {
+            ferry_config_write_reference(stdout);
+            return 0;
+        }
+        fprintf(stderr, "usage: ferry config reference\n");
+        return 2;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:l:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'l': {
+            enum ferry_log_level l;
+            if (ferry_log_parse_level(optarg, &l) < 0) {
+                fprintf(stderr, "ferry: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            ferry_log_set_level(l);
+            break;
+        }
+        case 'h':
+            return usage(stdout, 0);
+        default:
+            return usage(stderr, 2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ferry: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!config) {
+        fprintf(stderr, "ferry %s: -c FILE is required\n", cmd);
+        return 2;
+    }
+    if (!strcmp(cmd, "check"))
+        return cmd_check(config);
+    if (!strcmp(cmd, "agent"))
+        return serve(config, 1, 0);
+    if (!strcmp(cmd, "sink"))
+        return serve(config, 0, 1);
+    if (!strcmp(cmd, "run"))
+        return serve(config, 1, 1);
+    fprintf(stderr, "ferry: unknown command '%s'\n", cmd);
+    return usage(stderr, 2);
+}

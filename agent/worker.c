@@ -1,0 +1,352 @@
+/* ferry: a sink worker — one consumer in the worker's group, one sink, one thread.
+ *
+ * Offsets: enable.auto.offset.store is off; an offset is stored only after the sink made
+ * the batch durable, and auto-commit (plus a synchronous commit on every revoke and at
+ * close) sends stored offsets to Kafka. On every assignment the worker asks the sink for the
+ * offsets it keeps itself (MySQL's ferry_offsets) and starts there; Kafka's committed offset
+ * is used where the sink keeps none.
+ *
+ * Batches: up to batch.max_rows events or batch.max_ms of waiting. A batch never spans a
+ * rebalance: revoke writes it first. When the sink fails, the batch's partitions are sought
+ * back to the batch's first offsets, the whole assignment is paused, and after a backoff
+ * (exponential, jittered, at most 30 s) consumption resumes and the same events come again.
+ * Memory is bounded by max_rows plus librdkafka's fetch queue (queued.max.messages.kbytes). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/agent.h"
+#include "ferry/err.h"
+#include "ferry/kafka.h"
+#include "ferry/log.h"
+#include "ferry/sink.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+
+struct ferry_worker {
+    const struct ferry_config *cfg;
+    const struct ferry_worker_config *w;
+    char group[512];
+    rd_kafka_t *rk;
+    const struct ferry_sink_ops *ops;
+    struct ferry_sink *sink;
+    rd_kafka_message_t **batch;
+    size_t n;
+    int64_t batch_started_ms;
+    int backoff_ms;
+    uint64_t written, failures;
+    unsigned int seed;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first (rewind) or next (store) offset of every partition in the batch. */
+static rd_kafka_topic_partition_list_t *batch_offsets(struct ferry_worker *wk, int next)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < wk->n; i++) {
+        rd_kafka_message_t *m = wk->batch[i];
+        const char *t = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, t, m->partition);
+        if (!p) {
+            p = rd_kafka_topic_partition_list_add(l, t, m->partition);
+            p->offset = m->offset + (next ? 1 : 0);
+        } else if (next) {
+            p->offset = m->offset + 1;
+        }
+    }
+    return l;
+}
+
+static void drop_batch(struct ferry_worker *wk)
+{
+    for (size_t i = 0; i < wk->n; i++)
+        rd_kafka_message_destroy(wk->batch[i]);
+    wk->n = 0;
+}
+
+/* Gives the batch back: its partitions are sought to its first offsets so that the same
+ * events are consumed again. */
+static void rewind_batch(struct ferry_worker *wk)
+{
+    if (!wk->n)
+        return;
+    rd_kafka_topic_partition_list_t *l = batch_offsets(wk, 0);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(wk->rk, l, 5000);
+    if (e) {
+        ferry_error("worker", "%s: seek back: %s", wk->w->name, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].err)
+            ferry_error("worker", "%s: seek %s [%d] to %" PRId64 ": %s", wk->w->name,
+                        l->elems[i].topic, l->elems[i].partition, l->elems[i].offset,
+                        rd_kafka_err2str(l->elems[i].err));
+    rd_kafka_topic_partition_list_destroy(l);
+    drop_batch(wk);
+}
+
+/* Writes the batch. Returns 0 when it is durable and its offsets are stored. */
+static int flush(struct ferry_worker *wk)
+{
+    char err[1024];
+    struct ferry_batch b = {wk->batch, wk->n};
+    int rc;
+
+    if (!wk->n)
+        return 0;
+    rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
+    if (rc < 0) {
+        wk->failures++;
+        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
+        return rc;
+    }
+    rd_kafka_topic_partition_list_t *l = batch_offsets(wk, 1);
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(wk->rk, l);
+    if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
+        ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    wk->written += wk->n;
+    drop_batch(wk);
+    wk->backoff_ms = 0;
+    return 0;
+}
+
+static void commit_sync(struct ferry_worker *wk)
+{
+    rd_kafka_resp_err_t e = rd_kafka_commit(wk->rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        ferry_warn("worker", "%s: commit: %s", wk->w->name, rd_kafka_err2str(e));
+}
+
+/* Runs inside rd_kafka_consumer_poll, on the worker's thread. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct ferry_worker *wk = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    char err[512];
+
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (wk->ops->stored_offsets &&
+            wk->ops->stored_offsets(wk->sink, parts, err, sizeof(err)) < 0)
+            /* safe: Kafka's committed offsets never pass the sink's, and the sink skips what
+             * it already has */
+            ferry_warn("worker", "%s: %s: starting from Kafka's committed offsets", wk->w->name,
+                       err);
+        for (int i = 0; i < parts->cnt; i++)
+            ferry_info("worker", "%s: assigned %s [%d] at %s", wk->w->name, parts->elems[i].topic,
+                       parts->elems[i].partition,
+                       parts->elems[i].offset >= 0 ? "the sink's offset" : "the committed offset");
+        rd_kafka_error_t *x = NULL;
+        if (cooperative)
+            x = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (x) {
+            ferry_error("worker", "%s: assign: %s", wk->w->name, rd_kafka_error_string(x));
+            rd_kafka_error_destroy(x);
+        }
+        return;
+    }
+    /* revoke (or an error): finish the batch, commit, give the partitions up */
+    if (wk->n && flush(wk) < 0)
+        rewind_batch(wk);
+    commit_sync(wk);
+    ferry_info("worker", "%s: %d partitions revoked", wk->w->name, parts ? parts->cnt : 0);
+    if (cooperative) {
+        rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
+        if (x)
+            rd_kafka_error_destroy(x);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
+                     const struct ferry_worker_config *w, const char *bootstrap, char *err,
+                     size_t errlen)
+{
+    struct ferry_worker *wk = calloc(1, sizeof(*wk));
+    rd_kafka_conf_t *conf = NULL;
+    char e[512], id[600];
+    int rc = FERRY_ERR_INVALID;
+
+    if (!wk)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
+    wk->cfg = cfg;
+    wk->w = w;
+    wk->ops = ferry_sink_lookup(w->type);
+    wk->seed = (unsigned int)(time(NULL) ^ (uintptr_t)wk);
+    snprintf(wk->group, sizeof(wk->group), "%s.%s", cfg->group, w->name);
+    snprintf(id, sizeof(id), "ferry-sink-%s", w->name);
+    wk->batch = calloc((size_t)w->batch_max_rows, sizeof(*wk->batch));
+    conf = rd_kafka_conf_new();
+    if (!wk->batch || !conf) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
+        goto fail;
+    }
+    struct {
+        const char *k, *v;
+    } defaults[] = {
+        {"client.id", id},
+        {"group.id", wk->group},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+        {"auto.offset.reset", "earliest"},
+        /* the embedded cluster holds a rebalance for session.timeout.ms - 1 s */
+        {"session.timeout.ms", cfg->kafka.embedded ? "6000" : "45000"},
+        {"bootstrap.servers", bootstrap},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (ferry_kafka_conf_set(conf, defaults[i].k, defaults[i].v, err, errlen) < 0)
+            goto fail;
+    for (size_t i = 0; i < cfg->kafka.properties.n; i++)
+        if (ferry_kafka_conf_set(conf, cfg->kafka.properties.v[i].key,
+                                 cfg->kafka.properties.v[i].value, err, errlen) < 0)
+            goto fail;
+    /* fixed: the guarantee depends on them */
+    if (ferry_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) < 0 ||
+        ferry_kafka_conf_set(conf, "group.id", wk->group, err, errlen) < 0)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, wk);
+
+    rc = wk->ops->open(&wk->sink, w, wk->group, err, errlen);
+    if (rc == FERRY_ERR_RETRY) {
+        ferry_warn("worker", "%s: %s: will retry", w->name, err);
+    } else if (rc < 0) {
+        goto fail;
+    }
+    wk->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
+    if (!wk->rk) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_INVALID, "worker %s: %s", w->name, e);
+        goto fail;
+    }
+    conf = NULL; /* now owned by wk->rk */
+    rd_kafka_poll_set_consumer(wk->rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)w->topics.n);
+    for (size_t i = 0; i < w->topics.n; i++)
+        rd_kafka_topic_partition_list_add(topics, w->topics.v[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(wk->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (se) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL, "worker %s: subscribe: %s", w->name,
+                          rd_kafka_err2str(se));
+        goto fail;
+    }
+    *out = wk;
+    return 0;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    ferry_worker_destroy(wk);
+    return rc < 0 ? rc : FERRY_ERR_INVALID;
+}
+
+/* After a failed write: pause everything, wait out the backoff while serving the group, and
+ * resume. The batch was given back (rewound) before. */
+static void back_off(struct ferry_worker *wk, volatile sig_atomic_t *stop)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+
+    wk->backoff_ms = wk->backoff_ms ? wk->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (wk->backoff_ms > BACKOFF_MAX_MS)
+        wk->backoff_ms = BACKOFF_MAX_MS;
+    int wait = wk->backoff_ms / 2 + rand_r(&wk->seed) % (wk->backoff_ms / 2 + 1);
+    ferry_info("worker", "%s: pausing for %d ms", wk->w->name, wait);
+    if (rd_kafka_assignment(wk->rk, &assigned) == 0)
+        rd_kafka_pause_partitions(wk->rk, assigned);
+    int64_t until = mono_ms() + wait;
+    while (!*stop && mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->rk, 100);
+        if (m) {
+            /* fetched before the pause: give it back too */
+            if (!m->err) {
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
+                    ->offset = m->offset;
+                rd_kafka_error_t *e = rd_kafka_seek_partitions(wk->rk, l, 5000);
+                if (e)
+                    rd_kafka_error_destroy(e);
+                rd_kafka_topic_partition_list_destroy(l);
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    /* the assignment may have changed meanwhile: resume what is assigned now */
+    if (assigned)
+        rd_kafka_topic_partition_list_destroy(assigned);
+    if (rd_kafka_assignment(wk->rk, &assigned) == 0) {
+        rd_kafka_resume_partitions(wk->rk, assigned);
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+}
+
+int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char *err,
+                     size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    ferry_info("worker", "%s: %s worker in group %s", wk->w->name, wk->ops->type, wk->group);
+    while (!*stop) {
+        int timeout = 100;
+        if (wk->n) {
+            int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - mono_ms();
+            timeout = left < 0 ? 0 : (int)left;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->rk, timeout);
+        if (m && m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ferry_warn("worker", "%s: consumer: %s", wk->w->name, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        } else if (m) {
+            if (!wk->n)
+                wk->batch_started_ms = mono_ms();
+            wk->batch[wk->n++] = m;
+        }
+        if (wk->n && ((size_t)wk->n >= (size_t)wk->w->batch_max_rows ||
+                      mono_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
+            if (flush(wk) < 0) {
+                rewind_batch(wk);
+                back_off(wk, stop);
+            }
+        }
+    }
+    /* last batch, then leave the group: close revokes (committing) and commits once more */
+    if (wk->n && flush(wk) < 0)
+        rewind_batch(wk);
+    commit_sync(wk);
+    rd_kafka_consumer_close(wk->rk);
+    ferry_info("worker", "%s: stopped; %llu events written, %llu failed writes", wk->w->name,
+               (unsigned long long)wk->written, (unsigned long long)wk->failures);
+    return 0;
+}
+
+uint64_t ferry_worker_written(const struct ferry_worker *wk)
+{
+    return wk->written;
+}
+
+void ferry_worker_destroy(struct ferry_worker *wk)
+{
+    if (!wk)
+        return;
+    if (wk->batch)
+        drop_batch(wk);
+    if (wk->rk)
+        rd_kafka_destroy(wk->rk);
+    if (wk->sink)
+        wk->ops->close(wk->sink);
+    free(wk->batch);
+    free(wk);
+}

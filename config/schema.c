@@ -1,0 +1,891 @@
+/* ferry: the configuration schema — key tables per section, one loader, one validator.
+ *
+ * Each section is a table of keys (name, type, default, limits, documentation, where the
+ * value goes). load_map() walks a YAML mapping against such a table: unknown keys, wrong
+ * types, bad enum values, out-of-range numbers and missing required keys are diagnostics
+ * with the position of the offending node. Checks that span keys (a mysql worker needs a
+ * table, names are unique) run in each section's `check` callback. The same tables free a
+ * config and write docs/configuration.md's reference, so the three never disagree. */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/config.h"
+#include "ferry/err.h"
+
+enum ktype {
+    KT_STRING,
+    KT_INT,
+    KT_BOOL,
+    KT_ENUM,    /* stored as int: index into enums */
+    KT_STRLIST, /* struct ferry_strv; a single scalar is a list of one */
+    KT_KVS,     /* struct ferry_kvs: a mapping of scalars */
+    KT_CMDS,    /* struct ferry_strv * + size_t count: a list of lists of scalars */
+    KT_SECTION, /* a nested mapping whose keys live in the same object (at off) */
+    KT_LIST,    /* an array of sub->size objects + size_t count: a list of mappings */
+};
+
+#define K_REQUIRED 1u
+
+struct section;
+
+struct key {
+    const char *name;
+    enum ktype type;
+    unsigned flags;
+    size_t off;       /* where the value goes, from the object's base */
+    size_t count_off; /* KT_CMDS, KT_LIST: where the element count goes */
+    const char *def;  /* default, written as it would be in YAML; NULL: none */
+    const char *const *enums;
+    const struct section *sub;
+    long min, max; /* KT_INT */
+    const char *doc;
+};
+
+struct ctx {
+    struct ferry_diags *d;
+    struct ferry_config *cfg;
+};
+
+struct section {
+    const char *name;
+    const struct key *keys;
+    size_t size; /* KT_LIST: size of one item */
+    void (*check)(struct ctx *, void *obj, const struct ferry_node *map, const char *path);
+};
+
+/* ---- enums ---------------------------------------------------------------------------- */
+
+static const char *const acks_names[] = {"0", "1", "all", NULL};
+static const char *const start_names[] = {"beginning", "end", NULL};
+static const char *const source_type_names[] = {"tail", NULL};
+static const char *const sink_type_names[] = {"mysql", "redis", NULL};
+static const char *const format_names[] = {"raw", "json", "combined", NULL};
+
+const char *ferry_acks_name(enum ferry_acks a)
+{
+    return acks_names[a];
+}
+
+const char *ferry_format_name(enum ferry_format f)
+{
+    return format_names[f];
+}
+
+/* ---- section tables ------------------------------------------------------------------- */
+
+#define OFF(type, field) offsetof(type, field)
+
+static void check_kafka(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_source(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_worker(struct ctx *, void *, const struct ferry_node *, const char *);
+
+static const struct key embedded_keys[] = {
+    {"brokers", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_brokers), 0, "3", NULL, NULL,
+     1, 16, "number of brokers of the in-process cluster"},
+    {"partitions", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_partitions), 0, "4", NULL,
+     NULL, 1, 1024, "partitions of every topic the configuration names"},
+    {0},
+};
+static const struct section embedded_section = {"kafka.embedded", embedded_keys, 0, NULL};
+
+static const struct key kafka_keys[] = {
+    {"brokers", KT_STRING, K_REQUIRED, OFF(struct ferry_kafka_config, brokers), 0, NULL, NULL,
+     NULL, 0, 0,
+     "bootstrap servers, `host:port,host:port`; `embedded` starts librdkafka's mock cluster "
+     "in-process (for `ferry run`, demos and tests)"},
+    {"embedded", KT_SECTION, 0, 0, 0, NULL, NULL, &embedded_section, 0, 0,
+     "shape of the embedded cluster; only with `brokers: embedded`"},
+    {"properties", KT_KVS, 0, OFF(struct ferry_kafka_config, properties), 0, NULL, NULL, NULL, 0,
+     0,
+     "librdkafka properties given to every producer and consumer as they are (see librdkafka's "
+     "CONFIGURATION.md); a bad name or value is a start-up error naming the key"},
+    {0},
+};
+static const struct section kafka_section = {"kafka", kafka_keys, 0, check_kafka};
+
+static const struct key source_keys[] = {
+    {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, name), 0, NULL, NULL, NULL, 0,
+     0, "unique name of the source; checkpoints are kept under it"},
+    {"type", KT_ENUM, 0, OFF(struct ferry_source_config, type), 0, "tail", source_type_names,
+     NULL, 0, 0, "`tail`: follow files named by `paths`"},
+    {"paths", KT_STRLIST, K_REQUIRED, OFF(struct ferry_source_config, paths), 0, NULL, NULL, NULL,
+     0, 0, "glob patterns of files to follow; rescanned every `refresh_ms`"},
+    {"exclude", KT_STRLIST, 0, OFF(struct ferry_source_config, exclude), 0, NULL, NULL, NULL, 0,
+     0, "glob patterns of files to leave alone, matched against the full path"},
+    {"start_at", KT_ENUM, 0, OFF(struct ferry_source_config, start_at), 0, "beginning",
+     start_names, NULL, 0, 0,
+     "where to start in a file seen for the first time (`beginning` or `end`); a file with a "
+     "checkpoint always resumes at its checkpoint"},
+    {"max_line_bytes", KT_INT, 0, OFF(struct ferry_source_config, max_line_bytes), 0, "1048576",
+     NULL, NULL, 16, 64L << 20,
+     "longer lines are truncated to this many bytes and counted; the next line is intact"},
+    {"refresh_ms", KT_INT, 0, OFF(struct ferry_source_config, refresh_ms), 0, "1000", NULL, NULL,
+     10, 3600000, "how often the glob patterns are expanded again to find new files"},
+    {"topic", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, topic), 0, NULL, NULL, NULL,
+     0, 0, "Kafka topic every line of this source is produced to"},
+    {"acks", KT_ENUM, 0, OFF(struct ferry_source_config, acks), 0, "all", acks_names, NULL, 0, 0,
+     "`0`, `1` or `all`; `all` also turns on idempotence (no duplicates from retries)"},
+    {0},
+};
+static const struct section source_section = {"agent.sources[]", source_keys,
+                                              sizeof(struct ferry_source_config), check_source};
+
+static const struct key agent_keys[] = {
+    {"state_dir", KT_STRING, 0, OFF(struct ferry_config, state_dir), 0, "/var/lib/ferry", NULL,
+     NULL, 0, 0, "directory of the agent's checkpoints (created if missing)"},
+    {"checkpoint_ms", KT_INT, 0, OFF(struct ferry_config, checkpoint_ms), 0, "1000", NULL, NULL,
+     10, 3600000, "how often acknowledged file positions are written to `state_dir`"},
+    {"shutdown_timeout_ms", KT_INT, 0, OFF(struct ferry_config, shutdown_timeout_ms), 0, "10000",
+     NULL, NULL, 0, 3600000,
+     "on SIGTERM, how long to wait for Kafka to acknowledge what is in flight"},
+    {"sources", KT_LIST, 0, OFF(struct ferry_config, sources), OFF(struct ferry_config, nsources),
+     NULL, NULL, &source_section, 0, 0, "the sources the agent reads (list)"},
+    {0},
+};
+static const struct section agent_section = {"agent", agent_keys, 0, NULL};
+
+static const struct key mysql_keys[] = {
+    {"host", KT_STRING, 0, OFF(struct ferry_mysql_config, host), 0, "127.0.0.1", NULL, NULL, 0, 0,
+     "server host"},
+    {"port", KT_INT, 0, OFF(struct ferry_mysql_config, port), 0, "3306", NULL, NULL, 1, 65535,
+     "server port"},
+    {"socket", KT_STRING, 0, OFF(struct ferry_mysql_config, socket), 0, NULL, NULL, NULL, 0, 0,
+     "unix socket path; used instead of host and port when set"},
+    {"user", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, user), 0, NULL, NULL, NULL, 0,
+     0, "user name"},
+    {"password", KT_STRING, 0, OFF(struct ferry_mysql_config, password), 0, NULL, NULL, NULL, 0,
+     0, "password (prefer `password_env`)"},
+    {"password_env", KT_STRING, 0, OFF(struct ferry_mysql_config, password_env), 0, NULL, NULL,
+     NULL, 0, 0, "name of the environment variable that holds the password"},
+    {"database", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, database), 0, NULL, NULL,
+     NULL, 0, 0, "database (schema) of the table"},
+    {0},
+};
+static const struct section mysql_section = {"mysql", mysql_keys, 0, NULL};
+
+static const struct key redis_keys[] = {
+    {"host", KT_STRING, 0, OFF(struct ferry_redis_config, host), 0, "127.0.0.1", NULL, NULL, 0, 0,
+     "server host"},
+    {"port", KT_INT, 0, OFF(struct ferry_redis_config, port), 0, "6379", NULL, NULL, 1, 65535,
+     "server port"},
+    {"password", KT_STRING, 0, OFF(struct ferry_redis_config, password), 0, NULL, NULL, NULL, 0,
+     0, "AUTH password (prefer `password_env`)"},
+    {"password_env", KT_STRING, 0, OFF(struct ferry_redis_config, password_env), 0, NULL, NULL,
+     NULL, 0, 0, "name of the environment variable that holds the password"},
+    {"db", KT_INT, 0, OFF(struct ferry_redis_config, db), 0, "0", NULL, NULL, 0, 1 << 20,
+     "database number (SELECT)"},
+    {0},
+};
+static const struct section redis_section = {"redis", redis_keys, 0, NULL};
+
+static const struct key batch_keys[] = {
+    {"max_rows", KT_INT, 0, OFF(struct ferry_worker_config, batch_max_rows), 0, "1000", NULL,
+     NULL, 1, 1000000, "a batch is written when it holds this many events"},
+    {"max_ms", KT_INT, 0, OFF(struct ferry_worker_config, batch_max_ms), 0, "200", NULL, NULL, 1,
+     600000, "… or when its first event has waited this long"},
+    {0},
+};
+static const struct section batch_section = {"batch", batch_keys, 0, NULL};
+
+static const struct key worker_keys[] = {
+    {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_worker_config, name), 0, NULL, NULL, NULL, 0,
+     0, "unique name; the worker's consumer group is `<sinks.group>.<name>`"},
+    {"type", KT_ENUM, K_REQUIRED, OFF(struct ferry_worker_config, type), 0, NULL, sink_type_names,
+     NULL, 0, 0, "`mysql` or `redis`"},
+    {"topics", KT_STRLIST, K_REQUIRED, OFF(struct ferry_worker_config, topics), 0, NULL, NULL,
+     NULL, 0, 0, "topics the worker consumes"},
+    {"format", KT_ENUM, 0, OFF(struct ferry_worker_config, format), 0, "raw", format_names, NULL,
+     0, 0,
+     "how an event becomes fields: `raw` (only `raw`), `json` (top-level members), `combined` "
+     "(nginx/Apache combined log: remote_addr, remote_user, time, method, url, protocol, "
+     "status, bytes, referer, user_agent)"},
+    {"batch", KT_SECTION, 0, 0, 0, NULL, NULL, &batch_section, 0, 0,
+     "batching: `max_rows`, `max_ms`"},
+    {"mysql", KT_SECTION, 0, OFF(struct ferry_worker_config, mysql), 0, NULL, NULL,
+     &mysql_section, 0, 0, "mysql workers: the connection"},
+    {"table", KT_STRING, 0, OFF(struct ferry_worker_config, table), 0, NULL, NULL, NULL, 0, 0,
+     "mysql workers: the table rows go to"},
+    {"create_table", KT_BOOL, 0, OFF(struct ferry_worker_config, create_table), 0, "true", NULL,
+     NULL, 0, 0, "mysql workers: create the table (and `ferry_offsets`) if absent"},
+    {"columns", KT_KVS, 0, OFF(struct ferry_worker_config, columns), 0, NULL, NULL, NULL, 0, 0,
+     "mysql workers: `column: field` pairs stored besides the fixed columns"},
+    {"redis", KT_SECTION, 0, OFF(struct ferry_worker_config, redis), 0, NULL, NULL,
+     &redis_section, 0, 0, "redis workers: the connection"},
+    {"commands", KT_CMDS, 0, OFF(struct ferry_worker_config, commands),
+     OFF(struct ferry_worker_config, ncommands), NULL, NULL, NULL, 0, 0,
+     "redis workers: command templates run for every event; `{field}`, `{raw}`, `{topic}`, "
+     "`{partition}`, `{offset}`, `{minute}`, `{hour}`, `{day}`; `{{` is a literal `{`"},
+    {0},
+};
+static const struct section worker_section = {"sinks.workers[]", worker_keys,
+                                              sizeof(struct ferry_worker_config), check_worker};
+
+static const struct key sinks_keys[] = {
+    {"group", KT_STRING, 0, OFF(struct ferry_config, group), 0, "ferry", NULL, NULL, 0, 0,
+     "prefix of the workers' consumer group ids"},
+    {"workers", KT_LIST, 0, OFF(struct ferry_config, workers), OFF(struct ferry_config, nworkers),
+     NULL, NULL, &worker_section, 0, 0, "the sink workers (list)"},
+    {0},
+};
+static const struct section sinks_section = {"sinks", sinks_keys, 0, NULL};
+
+static const struct key root_keys[] = {
+    {"kafka", KT_SECTION, K_REQUIRED, OFF(struct ferry_config, kafka), 0, NULL, NULL,
+     &kafka_section, 0, 0, "the Kafka cluster"},
+    {"agent", KT_SECTION, 0, 0, 0, NULL, NULL, &agent_section, 0, 0, "file sources (`ferry agent`)"},
+    {"sinks", KT_SECTION, 0, 0, 0, NULL, NULL, &sinks_section, 0, 0,
+     "consumer-group workers (`ferry sink`)"},
+    {0},
+};
+static const struct section root_section = {"", root_keys, 0, NULL};
+
+/* ---- the loader ----------------------------------------------------------------------- */
+
+static void load_map(struct ctx *c, const struct section *s, char *base,
+                     const struct ferry_node *map, const char *path);
+
+static void join(char *out, size_t len, const char *path, const char *name)
+{
+    snprintf(out, len, "%s%s%s", path, *path ? "." : "", name);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+    if (la >= 63 || lb >= 63)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+static void unknown_key(struct ctx *c, const struct section *s, const struct ferry_node *k,
+                        const char *path)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (const struct key *key = s->keys; key->name; key++) {
+        size_t dist = edit_distance(k->scalar, key->name);
+        if (dist < bestd) {
+            bestd = dist;
+            best = key->name;
+        }
+    }
+    if (best)
+        ferry_diags_add(c->d, k->line, k->col, "%s%sunknown key '%s' (did you mean '%s'?)", path,
+                        *path ? ": " : "", k->scalar, best);
+    else
+        ferry_diags_add(c->d, k->line, k->col, "%s%sunknown key '%s'", path, *path ? ": " : "",
+                        k->scalar);
+}
+
+static int scalar_text(struct ctx *c, const struct ferry_node *n, const char *path,
+                       const char *what)
+{
+    if (n->type == FERRY_NODE_SCALAR && n->scalar)
+        return 0;
+    ferry_diags_add(c->d, n->line, n->col, "%s: expected %s, got %s", path, what,
+                    ferry_node_type_name(n));
+    return -1;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || isspace((unsigned char)*s))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "True", "Yes", "On", "TRUE", NULL};
+    static const char *const no[] = {"false", "no", "off", "False", "No", "Off", "FALSE", NULL};
+    for (int i = 0; yes[i]; i++)
+        if (!strcmp(s, yes[i]))
+            return *out = true, 0;
+    for (int i = 0; no[i]; i++)
+        if (!strcmp(s, no[i]))
+            return *out = false, 0;
+    return -1;
+}
+
+static int load_strv(struct ctx *c, const struct ferry_node *n, const char *path,
+                     struct ferry_strv *out)
+{
+    if (n->type == FERRY_NODE_SCALAR) {
+        if (scalar_text(c, n, path, "a string or a list of strings") < 0)
+            return -1;
+        out->v = calloc(1, sizeof(char *));
+        out->v[0] = strdup(n->scalar);
+        out->n = 1;
+        return 0;
+    }
+    if (n->type != FERRY_NODE_SEQ) {
+        ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of strings, got %s", path,
+                        ferry_node_type_name(n));
+        return -1;
+    }
+    out->v = calloc(n->n ? n->n : 1, sizeof(char *));
+    for (size_t i = 0; i < n->n; i++) {
+        char p[256];
+        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        if (scalar_text(c, n->items[i], p, "a string") < 0)
+            continue;
+        out->v[out->n++] = strdup(n->items[i]->scalar);
+    }
+    return 0;
+}
+
+static void load_value(struct ctx *c, const struct key *k, char *base, const struct ferry_node *n,
+                       const char *path)
+{
+    void *field = base + k->off;
+
+    switch (k->type) {
+    case KT_STRING:
+        if (scalar_text(c, n, path, "a string") == 0)
+            *(char **)field = strdup(n->scalar);
+        break;
+    case KT_INT: {
+        long v;
+        if (scalar_text(c, n, path, "an integer") < 0)
+            break;
+        if (parse_long(n->scalar, &v) < 0)
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected an integer, got '%s'", path,
+                            n->scalar);
+        else if (v < k->min || v > k->max)
+            ferry_diags_add(c->d, n->line, n->col, "%s: %ld is out of range (%ld to %ld)", path,
+                            v, k->min, k->max);
+        else
+            *(long *)field = v;
+        break;
+    }
+    case KT_BOOL:
+        if (scalar_text(c, n, path, "true or false") < 0)
+            break;
+        if (parse_bool(n->scalar, (bool *)field) < 0)
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected true or false, got '%s'", path,
+                            n->scalar);
+        break;
+    case KT_ENUM: {
+        char list[256] = "";
+        if (scalar_text(c, n, path, "a string") < 0)
+            break;
+        for (int i = 0; k->enums[i]; i++) {
+            if (!strcmp(n->scalar, k->enums[i])) {
+                *(int *)field = i;
+                return;
+            }
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", k->enums[i]);
+        }
+        ferry_diags_add(c->d, n->line, n->col, "%s: invalid value '%s' (expected one of: %s)",
+                        path, n->scalar, list);
+        break;
+    }
+    case KT_STRLIST:
+        load_strv(c, n, path, field);
+        break;
+    case KT_KVS: {
+        struct ferry_kvs *kv = field;
+        if (n->type != FERRY_NODE_MAP) {
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected a mapping, got %s", path,
+                            ferry_node_type_name(n));
+            break;
+        }
+        kv->v = calloc(n->n ? n->n : 1, sizeof(*kv->v));
+        for (size_t i = 0; i < n->n; i++) {
+            char p[256];
+            join(p, sizeof(p), path, n->keys[i]->scalar);
+            if (scalar_text(c, n->items[i], p, "a scalar value") < 0)
+                continue;
+            kv->v[kv->n].key = strdup(n->keys[i]->scalar);
+            kv->v[kv->n].value = strdup(n->items[i]->scalar);
+            kv->n++;
+        }
+        break;
+    }
+    case KT_CMDS: {
+        struct ferry_strv **cmds = field;
+        size_t *count = (size_t *)(base + k->count_off);
+        if (n->type != FERRY_NODE_SEQ) {
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of commands, got %s",
+                            path, ferry_node_type_name(n));
+            break;
+        }
+        *cmds = calloc(n->n ? n->n : 1, sizeof(**cmds));
+        for (size_t i = 0; i < n->n; i++) {
+            char p[256];
+            snprintf(p, sizeof(p), "%s[%zu]", path, i);
+            const struct ferry_node *item = n->items[i];
+            if (item->type != FERRY_NODE_SEQ || item->n == 0) {
+                ferry_diags_add(c->d, item->line, item->col,
+                                "%s: expected a command as a list such as [INCR, \"key\"], got %s",
+                                p, item->type == FERRY_NODE_SEQ ? "an empty list"
+                                                                : ferry_node_type_name(item));
+                continue;
+            }
+            if (load_strv(c, item, p, &(*cmds)[*count]) == 0)
+                (*count)++;
+        }
+        break;
+    }
+    case KT_SECTION:
+        if (n->type != FERRY_NODE_MAP) {
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected a mapping, got %s", path,
+                            ferry_node_type_name(n));
+            load_map(c, k->sub, field, NULL, path); /* defaults, so the object is whole */
+            break;
+        }
+        load_map(c, k->sub, field, n, path);
+        break;
+    case KT_LIST: {
+        char **arr = field;
+        size_t *count = (size_t *)(base + k->count_off);
+        if (n->type != FERRY_NODE_SEQ) {
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected a list, got %s", path,
+                            ferry_node_type_name(n));
+            break;
+        }
+        *arr = calloc(n->n ? n->n : 1, k->sub->size);
+        for (size_t i = 0; i < n->n; i++) {
+            char p[256];
+            snprintf(p, sizeof(p), "%s[%zu]", path, i);
+            const struct ferry_node *item = n->items[i];
+            if (item->type != FERRY_NODE_MAP) {
+                ferry_diags_add(c->d, item->line, item->col, "%s: expected a mapping, got %s", p,
+                                ferry_node_type_name(item));
+                continue;
+            }
+            char *obj = *arr + *count * k->sub->size;
+            (*count)++;
+            load_map(c, k->sub, obj, item, p);
+        }
+        break;
+    }
+    }
+}
+
+/* Applies the default of key k (or nothing, when it has none). */
+static void load_default(struct ctx *c, const struct key *k, char *base, const char *path)
+{
+    if (k->type == KT_SECTION) {
+        load_map(c, k->sub, base + k->off, NULL, path);
+        return;
+    }
+    if (!k->def)
+        return;
+    struct ferry_node n = {.type = FERRY_NODE_SCALAR, .scalar = (char *)k->def};
+    load_value(c, k, base, &n, path);
+}
+
+/* Loads `map` into the object at base. map NULL: the section is absent, so only defaults
+ * apply (whether it may be absent is the parent's or a check's business). */
+static void load_map(struct ctx *c, const struct section *s, char *base,
+                     const struct ferry_node *map, const char *path)
+{
+    if (map) {
+        for (size_t i = 0; i < map->n; i++) {
+            const struct ferry_node *kn = map->keys[i];
+            const struct key *k = s->keys;
+            while (k->name && strcmp(k->name, kn->scalar))
+                k++;
+            if (!k->name)
+                unknown_key(c, s, kn, path);
+        }
+    }
+    for (const struct key *k = s->keys; k->name; k++) {
+        char p[256];
+        join(p, sizeof(p), path, k->name);
+        const struct ferry_node *v = ferry_node_get(map, k->name);
+        if (v && !(v->type == FERRY_NODE_SCALAR && !v->scalar && k->type == KT_SECTION)) {
+            load_value(c, k, base, v, p);
+        } else if ((k->flags & K_REQUIRED) && map) {
+            ferry_diags_add(c->d, map->line, map->col, "%s%smissing required key '%s'", path,
+                            *path ? ": " : "", k->name);
+        } else if (!(k->flags & K_REQUIRED)) {
+            load_default(c, k, base, p);
+        }
+    }
+    if (s->check)
+        s->check(c, base, map, path);
+}
+
+/* ---- cross-key checks ----------------------------------------------------------------- */
+
+static void pos_of(const struct ferry_node *map, const char *key, int *line, int *col)
+{
+    const struct ferry_node *n = ferry_node_get(map, key);
+    if (!n)
+        n = map;
+    *line = n ? n->line : 1;
+    *col = n ? n->col : 1;
+}
+
+/* MySQL identifiers we accept: ASCII letters, digits, '_' and '$', not all digits, ≤ 64. */
+static int valid_identifier(const char *s)
+{
+    size_t n = strlen(s);
+    int digits = 1;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '_' && ch != '$')
+            return 0;
+        if (!isdigit(ch))
+            digits = 0;
+    }
+    return !digits;
+}
+
+static void check_kafka(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    struct ferry_kafka_config *k = obj;
+    int line, col;
+    (void)path;
+    if (!k->brokers)
+        return;
+    k->embedded = strcmp(k->brokers, "embedded") == 0;
+    if (!k->embedded && ferry_node_get(map, "embedded")) {
+        pos_of(map, "embedded", &line, &col);
+        ferry_diags_add(c->d, line, col,
+                        "kafka.embedded: applies only with 'brokers: embedded'");
+    }
+    if (!k->embedded && !*k->brokers) {
+        pos_of(map, "brokers", &line, &col);
+        ferry_diags_add(c->d, line, col, "kafka.brokers: must not be empty");
+    }
+}
+
+static void check_source(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    struct ferry_source_config *s = obj;
+    int line, col;
+    if (s->paths.v && s->paths.n == 0) {
+        pos_of(map, "paths", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.paths: needs at least one pattern", path);
+    }
+    for (size_t i = 0; s->name && c->cfg->sources + i != s; i++) {
+        if (c->cfg->sources[i].name && !strcmp(c->cfg->sources[i].name, s->name)) {
+            pos_of(map, "name", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.name: duplicate source name '%s'", path, s->name);
+            break;
+        }
+    }
+    if (s->name && (!*s->name || strchr(s->name, '/'))) {
+        pos_of(map, "name", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.name: must be non-empty and contain no '/'", path);
+    }
+}
+
+/* Resolves `password_env` into `password`; both given is an error. */
+static void resolve_password(struct ctx *c, char **password, const char *env,
+                             const struct ferry_node *sect, const char *path)
+{
+    int line, col;
+    if (!env)
+        return;
+    pos_of(sect, "password_env", &line, &col);
+    if (*password) {
+        ferry_diags_add(c->d, line, col, "%s: give either 'password' or 'password_env', not both",
+                        path);
+        return;
+    }
+    const char *v = getenv(env);
+    if (!v)
+        ferry_diags_add(c->d, line, col, "%s.password_env: environment variable %s is not set",
+                        path, env);
+    else
+        *password = strdup(v);
+}
+
+static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    struct ferry_worker_config *w = obj;
+    static const char *const mysql_only[] = {"mysql", "table", "create_table", "columns", NULL};
+    static const char *const redis_only[] = {"redis", "commands", NULL};
+    int line, col;
+    char p[256];
+
+    for (size_t i = 0; w->name && c->cfg->workers + i != w; i++) {
+        if (c->cfg->workers[i].name && !strcmp(c->cfg->workers[i].name, w->name)) {
+            pos_of(map, "name", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.name: duplicate worker name '%s'", path, w->name);
+            break;
+        }
+    }
+    if (!ferry_node_get(map, "type"))
+        return; /* already reported as missing */
+    const char *tname = sink_type_names[w->type];
+    const char *const *foreign = w->type == FERRY_SINK_MYSQL ? redis_only : mysql_only;
+    const char *const *needed = w->type == FERRY_SINK_MYSQL ? mysql_only : redis_only;
+    for (int i = 0; foreign[i]; i++) {
+        if (ferry_node_get(map, foreign[i])) {
+            pos_of(map, foreign[i], &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.%s: does not apply to a %s worker", path,
+                            foreign[i], tname);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!ferry_node_get(map, needed[i]))
+            ferry_diags_add(c->d, map->line, map->col, "%s: a %s worker needs '%s'", path, tname,
+                            needed[i]);
+    }
+    if (w->topics.v && w->topics.n == 0) {
+        pos_of(map, "topics", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.topics: needs at least one topic", path);
+    }
+    if (w->type == FERRY_SINK_MYSQL) {
+        const struct ferry_node *sect = ferry_node_get(map, "mysql");
+        join(p, sizeof(p), path, "mysql");
+        resolve_password(c, &w->mysql.password, w->mysql.password_env, sect, p);
+        if (w->table && !valid_identifier(w->table)) {
+            pos_of(map, "table", &line, &col);
+            ferry_diags_add(c->d, line, col,
+                            "%s.table: invalid identifier '%s' (letters, digits, '_' and '$', "
+                            "at most 64)",
+                            path, w->table);
+        }
+        const struct ferry_node *cols = ferry_node_get(map, "columns");
+        for (size_t i = 0; i < w->columns.n && cols; i++) {
+            const char *name = w->columns.v[i].key;
+            static const char *const fixed[] = {"kafka_topic", "kafka_partition", "kafka_offset",
+                                                "kafka_ts", "received_at", "raw", NULL};
+            int clash = 0;
+            for (int j = 0; fixed[j]; j++)
+                clash |= !strcasecmp(name, fixed[j]);
+            const struct ferry_node *kn = cols->keys[i];
+            if (!valid_identifier(name))
+                ferry_diags_add(c->d, kn->line, kn->col,
+                                "%s.columns: invalid column name '%s' (letters, digits, '_' "
+                                "and '$', at most 64)",
+                                path, name);
+            else if (clash)
+                ferry_diags_add(c->d, kn->line, kn->col,
+                                "%s.columns: '%s' is one of ferry's own columns", path, name);
+        }
+    } else {
+        const struct ferry_node *sect = ferry_node_get(map, "redis");
+        join(p, sizeof(p), path, "redis");
+        resolve_password(c, &w->redis.password, w->redis.password_env, sect, p);
+    }
+}
+
+/* ---- freeing -------------------------------------------------------------------------- */
+
+static void free_strv(struct ferry_strv *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        free(v->v[i]);
+    free(v->v);
+}
+
+static void free_obj(const struct section *s, char *base)
+{
+    for (const struct key *k = s->keys; k->name; k++) {
+        void *field = base + k->off;
+        switch (k->type) {
+        case KT_STRING:
+            free(*(char **)field);
+            break;
+        case KT_STRLIST:
+            free_strv(field);
+            break;
+        case KT_KVS: {
+            struct ferry_kvs *kv = field;
+            for (size_t i = 0; i < kv->n; i++) {
+                free(kv->v[i].key);
+                free(kv->v[i].value);
+            }
+            free(kv->v);
+            break;
+        }
+        case KT_CMDS: {
+            struct ferry_strv *cmds = *(struct ferry_strv **)field;
+            size_t n = *(size_t *)(base + k->count_off);
+            for (size_t i = 0; i < n; i++)
+                free_strv(&cmds[i]);
+            free(cmds);
+            break;
+        }
+        case KT_SECTION:
+            free_obj(k->sub, field);
+            break;
+        case KT_LIST: {
+            char *arr = *(char **)field;
+            size_t n = *(size_t *)(base + k->count_off);
+            for (size_t i = 0; i < n; i++)
+                free_obj(k->sub, arr + i * k->sub->size);
+            free(arr);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void ferry_config_destroy(struct ferry_config *cfg)
+{
+    if (!cfg)
+        return;
+    free_obj(&root_section, (char *)cfg);
+    /* password_env resolutions are extra strings only when password came from the env; they
+     * live in the password fields, which free_obj already released */
+    free(cfg->path);
+    free(cfg);
+}
+
+/* ---- entry points --------------------------------------------------------------------- */
+
+int ferry_config_parse(const char *name, const char *text, size_t len, struct ferry_config **out,
+                       struct ferry_diags *d)
+{
+    struct ferry_node *root;
+    struct ferry_config *cfg;
+    size_t before = d->n;
+
+    *out = NULL;
+    root = ferry_yaml_parse(text, len, d);
+    if (!root)
+        return FERRY_ERR_INVALID;
+    if (root->type != FERRY_NODE_MAP) {
+        ferry_diags_add(d, root->line, root->col, "the document must be a mapping, got %s",
+                        ferry_node_type_name(root));
+        ferry_node_free(root);
+        return FERRY_ERR_INVALID;
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        ferry_node_free(root);
+        return FERRY_ERR_NOMEM;
+    }
+    struct ctx c = {.d = d, .cfg = cfg};
+    load_map(&c, &root_section, (char *)cfg, root, "");
+    ferry_node_free(root);
+    if (d->n > before) {
+        ferry_config_destroy(cfg);
+        return FERRY_ERR_INVALID;
+    }
+    cfg->path = strdup(name);
+    *out = cfg;
+    return 0;
+}
+
+int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_diags *d)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (!f) {
+        ferry_diags_add(d, 0, 0, "cannot open: %s", strerror(errno));
+        return FERRY_ERR_IO;
+    }
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            if (cap > (16u << 20)) {
+                ferry_diags_add(d, 0, 0, "file larger than 16 MiB");
+                free(buf);
+                fclose(f);
+                return FERRY_ERR_INVALID;
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return FERRY_ERR_NOMEM;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    int ioerr = ferror(f);
+    fclose(f);
+    if (ioerr) {
+        ferry_diags_add(d, 0, 0, "read error");
+        free(buf);
+        return FERRY_ERR_IO;
+    }
+    rc = ferry_config_parse(path, buf, len, out, d);
+    free(buf);
+    return rc;
+}
+
+/* ---- reference ------------------------------------------------------------------------ */
+
+static const char *type_doc(const struct key *k)
+{
+    switch (k->type) {
+    case KT_STRING:
+        return "string";
+    case KT_INT:
+        return "integer";
+    case KT_BOOL:
+        return "boolean";
+    case KT_ENUM:
+        return "enum";
+    case KT_STRLIST:
+        return "list of strings";
+    case KT_KVS:
+        return "mapping";
+    case KT_CMDS:
+        return "list of commands";
+    case KT_SECTION:
+        return "section";
+    case KT_LIST:
+        return "list of mappings";
+    }
+    return "?";
+}
+
+static void write_section(FILE *f, const struct section *s, const char *path)
+{
+    fprintf(f, "\n### `%s`\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
+            *path ? path : "(top level)");
+    for (const struct key *k = s->keys; k->name; k++) {
+        char range[64] = "";
+        if (k->type == KT_INT)
+            snprintf(range, sizeof(range), " (%ld to %ld)", k->min, k->max);
+        fprintf(f, "| `%s` | %s%s | %s | %s |\n", k->name, type_doc(k), range,
+                (k->flags & K_REQUIRED) ? "required" : (k->def ? k->def : "—"), k->doc);
+    }
+    for (const struct key *k = s->keys; k->name; k++) {
+        if (k->type == KT_SECTION || k->type == KT_LIST) {
+            char p[256];
+            join(p, sizeof(p), path, k->name);
+            if (k->type == KT_LIST)
+                strncat(p, "[]", sizeof(p) - strlen(p) - 1);
+            write_section(f, k->sub, p);
+        }
+    }
+}
+
+void ferry_config_write_reference(FILE *f)
+{
+    write_section(f, &root_section, "");
+}

@@ -1,0 +1,168 @@
+/* ferry: configuration — one YAML document, loaded, validated and made immutable.
+ *
+ * Loading happens in two steps. The YAML text is parsed into a tree of ferry_node that keeps
+ * the line and column of every scalar, sequence and mapping. The tree is then checked against
+ * the key tables of each section (config/schema.c) and copied into the typed structs below.
+ * Every problem found is reported, not just the first, as "file:line:column: message".
+ *
+ * A struct ferry_config is never modified after ferry_config_load returns: a reload builds a
+ * new one. All strings in it are owned by the config and live until ferry_config_destroy. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---- diagnostics ---------------------------------------------------------------------- */
+
+struct ferry_diag {
+    int line, col; /* 1-based; 0 when the problem has no position (an unreadable file) */
+    char *msg;     /* owned */
+};
+
+struct ferry_diags {
+    char *file; /* owned; the name used in formatted messages */
+    struct ferry_diag *v;
+    size_t n, cap;
+};
+
+void ferry_diags_init(struct ferry_diags *d, const char *file);
+void ferry_diags_release(struct ferry_diags *d);
+void ferry_diags_add(struct ferry_diags *d, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Formats diagnostic i as "file:line:col: msg" into buf (always NUL-terminated). */
+const char *ferry_diags_format(const struct ferry_diags *d, size_t i, char *buf, size_t len);
+
+/* ---- the YAML tree -------------------------------------------------------------------- */
+
+enum ferry_node_type { FERRY_NODE_SCALAR, FERRY_NODE_SEQ, FERRY_NODE_MAP };
+
+struct ferry_node {
+    enum ferry_node_type type;
+    int line, col;
+    bool quoted;  /* scalar written in quotes: never null, never a number */
+    char *scalar; /* SCALAR: the text, after ${VAR} expansion */
+    size_t n;     /* SEQ: items; MAP: pairs */
+    struct ferry_node **items; /* SEQ items, or MAP values */
+    struct ferry_node **keys;  /* MAP keys (scalar nodes); NULL for SEQ */
+};
+
+/* Parses one YAML document. Expands ${NAME} and ${NAME:-default} in scalars from the process
+ * environment ("$$" is a literal "$"). Anchors and aliases, duplicate keys, non-scalar keys
+ * and undefined variables are errors. Returns the root (caller frees with ferry_node_free),
+ * or NULL with at least one diagnostic added. */
+struct ferry_node *ferry_yaml_parse(const char *text, size_t len, struct ferry_diags *d);
+void ferry_node_free(struct ferry_node *n);
+/* The value of key `name` in a MAP node, or NULL. */
+const struct ferry_node *ferry_node_get(const struct ferry_node *map, const char *name);
+const char *ferry_node_type_name(const struct ferry_node *n);
+
+/* ---- typed configuration -------------------------------------------------------------- */
+
+struct ferry_strv {
+    char **v;
+    size_t n;
+};
+
+struct ferry_kv {
+    char *key, *value;
+};
+
+struct ferry_kvs {
+    struct ferry_kv *v;
+    size_t n;
+};
+
+enum ferry_acks { FERRY_ACKS_NONE, FERRY_ACKS_LEADER, FERRY_ACKS_ALL };
+enum ferry_start_at { FERRY_START_BEGINNING, FERRY_START_END };
+enum ferry_source_type { FERRY_SOURCE_TAIL };
+enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
+enum ferry_format { FERRY_FORMAT_RAW, FERRY_FORMAT_JSON, FERRY_FORMAT_COMBINED };
+
+struct ferry_kafka_config {
+    char *brokers;                /* "host:port,…" or "embedded" */
+    bool embedded;                /* brokers == "embedded" */
+    long embedded_brokers;        /* embedded.brokers */
+    long embedded_partitions;     /* embedded.partitions: for every topic the config names */
+    struct ferry_kvs properties;  /* handed to librdkafka as they are, to every client */
+};
+
+struct ferry_source_config {
+    char *name;
+    enum ferry_source_type type;
+    struct ferry_strv paths;   /* glob patterns */
+    struct ferry_strv exclude; /* glob patterns matched against the full path */
+    enum ferry_start_at start_at;
+    long max_line_bytes;
+    long refresh_ms;
+    char *topic;
+    enum ferry_acks acks;
+};
+
+struct ferry_mysql_config {
+    char *host;
+    long port;
+    char *user;
+    char *password;     /* from `password`, or from the variable named by `password_env` */
+    char *password_env;
+    char *database;
+    char *socket;
+};
+
+struct ferry_redis_config {
+    char *host;
+    long port;
+    char *password;
+    char *password_env;
+    long db;
+};
+
+struct ferry_worker_config {
+    char *name;
+    enum ferry_sink_type type;
+    struct ferry_strv topics;
+    enum ferry_format format;
+    long batch_max_rows;
+    long batch_max_ms;
+    /* mysql */
+    struct ferry_mysql_config mysql;
+    char *table;
+    bool create_table;
+    struct ferry_kvs columns; /* column name -> field name */
+    /* redis */
+    struct ferry_redis_config redis;
+    struct ferry_strv *commands; /* each: the argv template of one command */
+    size_t ncommands;
+};
+
+struct ferry_config {
+    char *path;
+    struct ferry_kafka_config kafka;
+    char *state_dir;
+    long checkpoint_ms;
+    long shutdown_timeout_ms;
+    struct ferry_source_config *sources;
+    size_t nsources;
+    char *group;
+    struct ferry_worker_config *workers;
+    size_t nworkers;
+};
+
+/* Reads, parses and validates the file at `path`. On success *out owns a new config and 0 is
+ * returned; otherwise *out is NULL, every problem is in `d`, and FERRY_ERR_INVALID (or
+ * FERRY_ERR_IO when the file cannot be read) is returned. */
+int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_diags *d);
+/* The same for a document held in memory; `name` is used in messages. */
+int ferry_config_parse(const char *name, const char *text, size_t len, struct ferry_config **out,
+                       struct ferry_diags *d);
+void ferry_config_destroy(struct ferry_config *cfg);
+
+/* Writes the key reference (every key, its type, default and meaning) as Markdown. */
+void ferry_config_write_reference(FILE *f);
+
+/* Names used in logs and messages. */
+const char *ferry_acks_name(enum ferry_acks a);
+const char *ferry_format_name(enum ferry_format f);
+
+#endif

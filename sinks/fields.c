@@ -1,0 +1,377 @@
+/* ferry: event parsing (raw, json, combined access logs) and command templates. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <inttypes.h>
+#include <jansson.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferry/err.h"
+#include "ferry/fields.h"
+
+/* nginx's and Apache's "combined" format:
+ *   $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+ *   "$http_referer" "$http_user_agent"
+ * A request that is not "METHOD URL PROTOCOL" (garbage from scanners) is kept whole in
+ * `request`; referer and user agent are optional (plain "common" lines match too). */
+static const char combined_re[] =
+    "^(?<remote_addr>\\S+) \\S+ (?<remote_user>\\S+) \\[(?<time>[^\\]]+)\\] "
+    "\"(?:(?<method>[A-Z]+) (?<url>[^ \"]+)(?: (?<protocol>[^\"]*))?|(?<request>(?:[^\"\\\\]|\\\\.)*))\" "
+    "(?<status>\\d{3}) (?<bytes>\\d+|-)"
+    "(?: \"(?<referer>(?:[^\"\\\\]|\\\\.)*)\" \"(?<user_agent>(?:[^\"\\\\]|\\\\.)*)\")?";
+
+struct ferry_parser {
+    enum ferry_format format;
+    pcre2_code *re;
+    pcre2_match_data *md;
+    uint32_t name_count, name_size;
+    PCRE2_SPTR names;
+};
+
+int ferry_buf_add(struct ferry_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return FERRY_ERR_NOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+void ferry_buf_release(struct ferry_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+struct ferry_parser *ferry_parser_new(enum ferry_format format, char *err, size_t errlen)
+{
+    struct ferry_parser *p = calloc(1, sizeof(*p));
+    int code;
+    PCRE2_SIZE at;
+
+    if (!p) {
+        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
+        return NULL;
+    }
+    p->format = format;
+    if (format != FERRY_FORMAT_COMBINED)
+        return p;
+    p->re = pcre2_compile((PCRE2_SPTR)combined_re, PCRE2_ZERO_TERMINATED, 0, &code, &at, NULL);
+    if (!p->re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "parser: combined pattern at %zu: %s",
+                     (size_t)at, (char *)msg);
+        free(p);
+        return NULL;
+    }
+    pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); /* without JIT it still works, slower */
+    p->md = pcre2_match_data_create_from_pattern(p->re, NULL);
+    pcre2_pattern_info(p->re, PCRE2_INFO_NAMECOUNT, &p->name_count);
+    pcre2_pattern_info(p->re, PCRE2_INFO_NAMEENTRYSIZE, &p->name_size);
+    pcre2_pattern_info(p->re, PCRE2_INFO_NAMETABLE, &p->names);
+    return p;
+}
+
+void ferry_parser_destroy(struct ferry_parser *p)
+{
+    if (!p)
+        return;
+    pcre2_match_data_free(p->md);
+    pcre2_code_free(p->re);
+    free(p);
+}
+
+static void reset(struct ferry_fields *f)
+{
+    f->n = 0;
+    f->dropped = 0;
+    f->scratch.len = 0;
+    if (f->json) {
+        json_decref(f->json);
+        f->json = NULL;
+    }
+}
+
+void ferry_fields_release(struct ferry_fields *f)
+{
+    reset(f);
+    ferry_buf_release(&f->scratch);
+}
+
+static void add_ext(struct ferry_fields *f, const char *name, size_t nlen, const char *v,
+                    size_t len)
+{
+    if (f->n == FERRY_FIELDS_MAX) {
+        f->dropped++;
+        return;
+    }
+    f->v[f->n++] = (struct ferry_field){name, nlen, v, 0, len};
+}
+
+static void add_scratch(struct ferry_fields *f, const char *name, size_t nlen, const char *v,
+                        size_t len)
+{
+    if (f->n == FERRY_FIELDS_MAX) {
+        f->dropped++;
+        return;
+    }
+    size_t off = f->scratch.len;
+    if (ferry_buf_add(&f->scratch, v, len) < 0)
+        return;
+    f->v[f->n++] = (struct ferry_field){name, nlen, NULL, off, len};
+}
+
+int64_t ferry_clf_time(const char *s, size_t len)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char buf[40], mon[4];
+    struct tm tm = {0};
+    int day, year, hh, mm, ss, zone, n = 0;
+    char sign;
+
+    if (len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%2d/%3s/%4d:%2d:%2d:%2d %c%4d%n", &day, mon, &year, &hh, &mm, &ss, &sign,
+               &zone, &n) != 8 ||
+        (size_t)n != len || (sign != '+' && sign != '-'))
+        return -1;
+    const char *m = strstr(months, mon);
+    if (!m || (m - months) % 3 || strlen(mon) != 3)
+        return -1;
+    tm.tm_mday = day;
+    tm.tm_mon = (int)(m - months) / 3;
+    tm.tm_year = year - 1900;
+    tm.tm_hour = hh;
+    tm.tm_min = mm;
+    tm.tm_sec = ss;
+    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+        return -1;
+    int64_t t = (int64_t)timegm(&tm);
+    int64_t off = (zone / 100) * 3600 + (zone % 100) * 60;
+    t += sign == '+' ? -off : off;
+    return t * 1000;
+}
+
+static void set_time(struct ferry_fields *f, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    f->ts_ms = ms;
+    gmtime_r(&t, &tm);
+    strftime(f->day, sizeof(f->day), "%Y-%m-%d", &tm);
+    strftime(f->hour, sizeof(f->hour), "%Y-%m-%dT%H", &tm);
+    strftime(f->minute, sizeof(f->minute), "%Y-%m-%dT%H:%M", &tm);
+    snprintf(f->ts, sizeof(f->ts), "%" PRId64, ms);
+}
+
+static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const char *data,
+                          size_t len, char *err, size_t errlen)
+{
+    int rc = pcre2_match(p->re, (PCRE2_SPTR)data, len, 0, 0, p->md, NULL);
+    if (rc < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "not a combined access-log line");
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
+    for (uint32_t i = 0; i < p->name_count; i++) {
+        PCRE2_SPTR e = p->names + i * p->name_size;
+        int g = (e[0] << 8) | e[1];
+        if (ov[2 * g] == PCRE2_UNSET)
+            continue;
+        const char *name = (const char *)(e + 2);
+        add_ext(f, name, strlen(name), data + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+    }
+    const char *t;
+    size_t tlen;
+    if (ferry_fields_get(f, "time", 4, &t, &tlen) == 0) {
+        int64_t ms = ferry_clf_time(t, tlen);
+        if (ms >= 0)
+            set_time(f, ms);
+    }
+    return 0;
+}
+
+static int parse_json(struct ferry_fields *f, const char *data, size_t len, char *err,
+                      size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(data, len, JSON_DECODE_ANY, &je);
+    const char *k;
+    json_t *v;
+
+    if (!root)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "json: %s at column %d", je.text,
+                            je.column);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "json: not an object");
+    }
+    f->json = root;
+    json_object_foreach(root, k, v)
+    {
+        char num[64];
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            add_ext(f, k, strlen(k), json_string_value(v), json_string_length(v));
+            break;
+        case JSON_INTEGER:
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            add_scratch(f, k, strlen(k), num, strlen(num));
+            break;
+        case JSON_REAL:
+            snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+            add_scratch(f, k, strlen(k), num, strlen(num));
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            add_scratch(f, k, strlen(k), json_is_true(v) ? "true" : "false",
+                        json_is_true(v) ? 4 : 5);
+            break;
+        case JSON_NULL:
+            break; /* an absent field */
+        default: {
+            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (s) {
+                add_scratch(f, k, strlen(k), s, strlen(s));
+                free(s);
+            }
+        }
+        }
+    }
+    return 0;
+}
+
+int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const char *data,
+                       size_t len, int64_t kafka_ts_ms, char *err, size_t errlen)
+{
+    reset(f);
+    f->raw = data;
+    f->raw_len = len;
+    set_time(f, kafka_ts_ms);
+    switch (p->format) {
+    case FERRY_FORMAT_RAW:
+        return 0;
+    case FERRY_FORMAT_JSON:
+        return parse_json(f, data, len, err, errlen);
+    case FERRY_FORMAT_COMBINED:
+        return parse_combined(p, f, data, len, err, errlen);
+    }
+    return 0;
+}
+
+void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t partition,
+                           int64_t offset)
+{
+    f->topic = topic;
+    snprintf(f->partition, sizeof(f->partition), "%" PRId32, partition);
+    snprintf(f->offset, sizeof(f->offset), "%" PRId64, offset);
+}
+
+static int meta(const struct ferry_fields *f, const char *name, size_t n, const char **val,
+                size_t *len)
+{
+#define META(key, v, l)                                                                       \
+    if (n == sizeof(key) - 1 && !memcmp(name, key, n)) {                                      \
+        if (!(v))                                                                             \
+            return -1;                                                                        \
+        *val = (v);                                                                           \
+        *len = (l);                                                                           \
+        return 0;                                                                             \
+    }
+    META("raw", f->raw, f->raw_len)
+    META("topic", f->topic, f->topic ? strlen(f->topic) : 0)
+    META("partition", f->partition, strlen(f->partition))
+    META("offset", f->offset, strlen(f->offset))
+    META("ts", f->ts, strlen(f->ts))
+    META("minute", f->minute, strlen(f->minute))
+    META("hour", f->hour, strlen(f->hour))
+    META("day", f->day, strlen(f->day))
+#undef META
+    return 1;
+}
+
+int ferry_fields_get(const struct ferry_fields *f, const char *name, size_t name_len,
+                     const char **val, size_t *len)
+{
+    int m = meta(f, name, name_len, val, len);
+    if (m <= 0)
+        return m;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct ferry_field *x = &f->v[i];
+        if (x->name_len == name_len && !memcmp(x->name, name, name_len)) {
+            *val = x->ext ? x->ext : f->scratch.p + x->off;
+            *len = x->len;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Walks tpl; for each literal run calls lit, for each {name} calls field. */
+static int walk(const char *tpl, const struct ferry_fields *f, struct ferry_buf *out, char *err,
+                size_t errlen)
+{
+    const char *p = tpl;
+    while (*p) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            if (out)
+                ferry_buf_add(out, p, 1);
+            p += 2;
+            continue;
+        }
+        if (*p == '}')
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
+                                "template '%s': unmatched '}' (write '}}' for a literal one)",
+                                tpl);
+        if (*p != '{') {
+            size_t run = strcspn(p, "{}");
+            if (out)
+                ferry_buf_add(out, p, run);
+            p += run;
+            continue;
+        }
+        const char *end = strchr(p + 1, '}');
+        if (!end)
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "template '%s': unclosed '{'",
+                                tpl);
+        size_t n = (size_t)(end - p - 1);
+        if (n == 0 || memchr(p + 1, '{', n))
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
+                                "template '%s': empty or nested field name", tpl);
+        if (out) {
+            const char *v;
+            size_t len;
+            if (ferry_fields_get(f, p + 1, n, &v, &len) < 0)
+                return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "field '%.*s' is missing",
+                                    (int)n, p + 1);
+            ferry_buf_add(out, v, len);
+        }
+        p = end + 1;
+    }
+    return 0;
+}
+
+int ferry_template_expand(const char *tpl, const struct ferry_fields *f, struct ferry_buf *out,
+                          char *err, size_t errlen)
+{
+    if (ferry_buf_add(out, "", 0) < 0)
+        return FERRY_ERR_NOMEM;
+    return walk(tpl, f, out, err, errlen);
+}
+
+int ferry_template_check(const char *tpl, char *err, size_t errlen)
+{
+    return walk(tpl, NULL, NULL, err, errlen);
+}
