@@ -781,6 +781,7 @@ int ferry_config_parse(const char *name, const char *text, size_t len, struct fe
     struct ctx c = {.d = d, .cfg = cfg};
     load_map(&c, &root_section, (char *)cfg, root, "");
     ferry_node_free(root);
+    ferry_diags_sort(d, before);
     if (d->n > before) {
         ferry_config_destroy(cfg);
         return FERRY_ERR_INVALID;

@@ -50,6 +50,25 @@ void ferry_diags_add(struct ferry_diags *d, int line, int col, const char *fmt, 
     d->n++;
 }
 
+static int diag_after(const struct ferry_diag *x, const struct ferry_diag *y)
+{
+    return x->line > y->line || (x->line == y->line && x->col > y->col);
+}
+
+void ferry_diags_sort(struct ferry_diags *d, size_t from)
+{
+    /* insertion sort: stable, and a document has few diagnostics */
+    for (size_t i = from + 1; i < d->n; i++) {
+        struct ferry_diag cur = d->v[i];
+        size_t j = i;
+        while (j > from && diag_after(&d->v[j - 1], &cur)) {
+            d->v[j] = d->v[j - 1];
+            j--;
+        }
+        d->v[j] = cur;
+    }
+}
+
 const char *ferry_diags_format(const struct ferry_diags *d, size_t i, char *buf, size_t len)
 {
     const struct ferry_diag *g = &d->v[i];

@@ -31,6 +31,9 @@ void ferry_diags_init(struct ferry_diags *d, const char *file);
 void ferry_diags_release(struct ferry_diags *d);
 void ferry_diags_add(struct ferry_diags *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Sorts diagnostics from index `from` on by position (stable: equal positions keep their
+ * order), so that they read in document order. */
+void ferry_diags_sort(struct ferry_diags *d, size_t from);
 /* Formats diagnostic i as "file:line:col: msg" into buf (always NUL-terminated). */
 const char *ferry_diags_format(const struct ferry_diags *d, size_t i, char *buf, size_t len);
 

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# End to end: numbered access-log lines -> ferry run (agent + MySQL and Redis workers) ->
+# Kafka -> MariaDB rows and Redis counters, judged with the mariadb and redis-cli clients.
+# Then 500 more lines and a restart: the agent resumes at its checkpoint and the workers at
+# their offsets, so the totals grow by exactly 500 (nothing lost, nothing doubled).
+#   e2e_pipeline.sh mock   a private librdkafka mock cluster (ferry mock-kafka)
+#   e2e_pipeline.sh real   the stack's Apache Kafka cluster
+set -euo pipefail
+MODE=${1:-mock}
+T_NAME="e2e_$MODE"
+. "$(dirname "$0")/lib.sh"
+
+N=10000
+MORE=500
+TOPIC="e2e-$T_ID"
+TABLE="e2e_$T_ID"
+PREFIX="e2e:$T_ID"
+
+case "$MODE" in
+  mock) start_mock "$TOPIC:4"; PROPS='session.timeout.ms: "6000"' ;;
+  real)
+    [ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+    "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" >/dev/null
+    BOOTSTRAP=$FERRY_REAL_KAFKA_BOOTSTRAP; PROPS='session.timeout.ms: "6000"' ;;
+  *) fail "mode must be mock or real" ;;
+esac
+
+# Line i (1-based): client 10.0.<i%7>.1, url /page/<i%13>?n=<i>, status 200 or 404 (every
+# 10th), day 2026-11-01 for the first 4000 lines, 2026-11-02 after. The expected counters
+# are computed below from these rules, not from the file.
+gen() { # gen FIRST LAST
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    for (i = a; i <= b; i++) {
+      day = (i <= 4000) ? "01" : "02"
+      st = (i % 10 == 0) ? 404 : 200
+      printf "10.0.%d.1 - - [%s/Nov/2026:12:00:00 +0000] \"GET /page/%d?n=%d HTTP/1.1\" %d %d \"-\" \"e2e\"\n", i % 7, day, i % 13, i, st, i
+    }
+  }'
+}
+gen 1 "$N" >"$T_DIR/access.log"
+
+cat >"$T_DIR/ferry.yaml" <<YAML
+kafka:
+  brokers: "$BOOTSTRAP"
+  properties: {$PROPS}
+agent:
+  state_dir: $T_DIR/state
+  checkpoint_ms: 200
+  sources:
+    - name: web
+      paths: [$T_DIR/access.log]
+      topic: $TOPIC
+      acks: all
+sinks:
+  group: $T_ID
+  workers:
+    - name: rows
+      type: mysql
+      topics: [$TOPIC]
+      format: combined
+      mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}
+      table: $TABLE
+      columns: {url: url, status: status, client: remote_addr}
+      batch: {max_rows: 500, max_ms: 100}
+    - name: counters
+      type: redis
+      topics: [$TOPIC]
+      format: combined
+      redis: {host: 127.0.0.1, port: $FERRY_REDIS_PORT}
+      commands:
+        - [HINCRBY, "$PREFIX:status:{day}", "{status}", "1"]
+        - [INCRBY, "$PREFIX:bytes", "{bytes}"]
+        - [INCR, "$PREFIX:events"]
+YAML
+"$FERRY_BIN" check -c "$T_DIR/ferry.yaml" >/dev/null || fail "config does not validate"
+
+rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
+events() { rcli GET "$PREFIX:events" | sed 's/^$/0/'; }
+have_rows() { [ "$(rows)" -ge "$1" ]; }
+have_events() { [ "$(events)" -ge "$1" ]; }
+
+# expected (status counts per day, bytes) for lines 1..$1, from the generation rules
+expect() {
+  awk -v n="$1" 'BEGIN {
+    for (i = 1; i <= n; i++) { d = (i <= 4000) ? "2026-11-01" : "2026-11-02"; s = (i % 10 == 0) ? 404 : 200; c[d " " s]++; b += i }
+    for (k in c) print k, c[k]; print "bytes", b
+  }' | sort
+}
+actual() {
+  for d in 2026-11-01 2026-11-02; do
+    rcli HGETALL "$PREFIX:status:$d" | paste - - | awk -v d="$d" '{print d, $1, $2}'
+  done
+  echo "bytes $(rcli GET "$PREFIX:bytes")"
+}
+
+check_totals() { # check_totals LINES
+  local n=$1
+  [ "$(rows)" = "$n" ] || fail "rows: want $n, have $(rows)"
+  local distinct
+  distinct=$(sql "SELECT COUNT(DISTINCT CAST(SUBSTRING_INDEX(url, '=', -1) AS UNSIGNED)),
+                 MIN(CAST(SUBSTRING_INDEX(url, '=', -1) AS UNSIGNED)),
+                 MAX(CAST(SUBSTRING_INDEX(url, '=', -1) AS UNSIGNED)) FROM \`$TABLE\`")
+  [ "$distinct" = "$n	1	$n" ] || fail "numbered lines: want '$n 1 $n' (distinct min max), have '$distinct'"
+  local raw_ok
+  raw_ok=$(sql "SELECT COUNT(*) FROM \`$TABLE\` WHERE raw LIKE CONCAT(client, ' - - [%') AND status IN ('200','404')")
+  [ "$raw_ok" = "$n" ] || fail "parsed columns disagree with raw lines in $((n - raw_ok)) rows"
+  [ "$(events)" = "$n" ] || fail "redis events: want $n, have $(events)"
+  diff <(expect "$n") <(actual | sort) >"$T_DIR/diff.txt" || fail "redis counters differ: $(cat "$T_DIR/diff.txt")"
+}
+
+start_ferry run1 run -c "$T_DIR/ferry.yaml"
+wait_for "$N rows in MySQL" 120 have_rows "$N"
+wait_for "$N events in Redis" 60 have_events "$N"
+sleep 1 # anything extra (a duplicate) would arrive now
+stop_ferry run1
+check_totals "$N"
+ok "$N lines -> $N rows, exact Redis counters"
+
+size=$(stat -c %s "$T_DIR/access.log")
+cp_off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["offset"])' \
+  "$T_DIR/state/web.checkpoint.json")
+[ "$cp_off" = "$size" ] || fail "checkpoint at $cp_off after a clean stop, file has $size bytes"
+ok "checkpoint at end of file ($size)"
+
+gen $((N + 1)) $((N + MORE)) >>"$T_DIR/access.log"
+start_ferry run2 run -c "$T_DIR/ferry.yaml"
+wait_for "$((N + MORE)) rows" 120 have_rows $((N + MORE))
+wait_for "$((N + MORE)) events" 60 have_events $((N + MORE))
+sleep 2
+stop_ferry run2
+check_totals $((N + MORE))
+grep -q "following from offset $size" "$T_DIR/run2.log" || fail "second run did not resume at $size"
+ok "restart resumed at the checkpoint: exactly $MORE more rows and counts"
