@@ -36,7 +36,8 @@ asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DFERRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" test
 
 reference: build
-	./$(BUILD)/ferry config reference > docs/configuration-reference.md
+	{ sed '/<!-- reference:begin -->/q' docs/configuration.md; ./$(BUILD)/ferry config reference; \
+	  echo '<!-- reference:end -->'; } > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
