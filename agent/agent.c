@@ -50,8 +50,8 @@ static int on_emit(void *opaque, const struct ferry_event *ev)
     return rc;
 }
 
-int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg,
-                    const char *bootstrap, char *err, size_t errlen)
+int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg, const char *bootstrap,
+                    char *err, size_t errlen)
 {
     struct ferry_agent *a = calloc(1, sizeof(*a));
     int rc = 0;
@@ -68,8 +68,8 @@ int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg,
         struct agent_source *as = &a->v[i];
         as->cfg = &cfg->sources[i];
         as->ops = ferry_source_lookup(as->cfg->type);
-        as->prod = ferry_producer_new(&cfg->kafka, bootstrap, as->cfg, on_delivery, as, err,
-                                      errlen);
+        as->prod =
+            ferry_producer_new(&cfg->kafka, bootstrap, as->cfg, on_delivery, as, err, errlen);
         if (!as->prod) {
             rc = FERRY_ERR_INVALID;
             break;
@@ -141,13 +141,14 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
             ferry_producer_poll(a->v[i].prod, 10);
     uint64_t left = in_flight(a);
     if (left)
-        ferry_warn("agent", "stopping with %llu lines unacknowledged: they are read again on the "
-                            "next start",
+        ferry_warn("agent",
+                   "stopping with %llu lines unacknowledged: they are read again on the "
+                   "next start",
                    (unsigned long long)left);
     checkpoint_all(a);
     for (size_t i = 0; i < a->n; i++)
-        ferry_info("agent", "%s: %llu lines acknowledged by Kafka, %llu failed",
-                   a->v[i].cfg->name, (unsigned long long)ferry_producer_acked(a->v[i].prod),
+        ferry_info("agent", "%s: %llu lines acknowledged by Kafka, %llu failed", a->v[i].cfg->name,
+                   (unsigned long long)ferry_producer_acked(a->v[i].prod),
                    (unsigned long long)ferry_producer_failed(a->v[i].prod));
     return 0;
 }

@@ -43,8 +43,7 @@ struct ferry_mock *ferry_mock_new(int brokers, char *err, size_t errlen)
     conf = NULL; /* now owned by m->rk */
     m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
     if (!m->mc) {
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: cannot start %d brokers",
-                     brokers);
+        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: cannot start %d brokers", brokers);
         goto fail;
     }
     m->bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(m->mc));
@@ -61,8 +60,8 @@ int ferry_mock_topic(struct ferry_mock *m, const char *topic, int partitions, ch
 {
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(m->mc, topic, partitions, 1);
     if (e)
-        return ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: create topic %s: %s",
-                            topic, rd_kafka_err2str(e));
+        return ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: create topic %s: %s", topic,
+                            rd_kafka_err2str(e));
     return 0;
 }
 

@@ -29,10 +29,10 @@ int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *va
 /* librdkafka's own log lines, on its internal threads: only format and write. */
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    enum ferry_log_level l = level <= 3 ? FERRY_LOG_ERROR
-                           : level <= 4 ? FERRY_LOG_WARN
-                           : level <= 6 ? FERRY_LOG_INFO
-                                        : FERRY_LOG_DEBUG;
+    enum ferry_log_level l = level <= 3   ? FERRY_LOG_ERROR
+                             : level <= 4 ? FERRY_LOG_WARN
+                             : level <= 6 ? FERRY_LOG_INFO
+                                          : FERRY_LOG_DEBUG;
     ferry_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
@@ -82,8 +82,7 @@ static int has_property(const struct ferry_kafka_config *k, const char *name)
     return 0;
 }
 
-struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k,
-                                          const char *bootstrap,
+struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, const char *bootstrap,
                                           const struct ferry_source_config *src,
                                           ferry_delivery_fn *cb, void *opaque, char *err,
                                           size_t errlen)
@@ -112,7 +111,9 @@ struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k,
         /* never expire queued messages: a long broker outage must not drop lines */
         {"message.timeout.ms", "0"},
         {"linger.ms", "5"},
-        {"acks", src->acks == FERRY_ACKS_ALL ? "all" : src->acks == FERRY_ACKS_LEADER ? "1" : "0"},
+        {"acks", src->acks == FERRY_ACKS_ALL      ? "all"
+                 : src->acks == FERRY_ACKS_LEADER ? "1"
+                                                  : "0"},
         {"enable.idempotence", src->acks == FERRY_ACKS_ALL ? "true" : "false"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
@@ -152,11 +153,11 @@ fail:
 int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, char *err,
                         size_t errlen)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE((void *)ev->data, ev->len), RD_KAFKA_V_KEY(ev->key, ev->key_len),
-        RD_KAFKA_V_TIMESTAMP(ev->ts_ms), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)ev->pos),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE((void *)ev->data, ev->len),
+                          RD_KAFKA_V_KEY(ev->key, ev->key_len), RD_KAFKA_V_TIMESTAMP(ev->ts_ms),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)ev->pos), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -292,8 +292,7 @@ static void back_off(struct ferry_worker *wk, volatile sig_atomic_t *stop)
     }
 }
 
-int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char *err,
-                     size_t errlen)
+int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;

@@ -84,8 +84,8 @@ static void check_source(struct ctx *, void *, const struct ferry_node *, const 
 static void check_worker(struct ctx *, void *, const struct ferry_node *, const char *);
 
 static const struct key embedded_keys[] = {
-    {"brokers", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_brokers), 0, "3", NULL, NULL,
-     1, 16, "number of brokers of the in-process cluster"},
+    {"brokers", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_brokers), 0, "3", NULL, NULL, 1,
+     16, "number of brokers of the in-process cluster"},
     {"partitions", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_partitions), 0, "4", NULL,
      NULL, 1, 1024, "partitions of every topic the configuration names"},
     {0},
@@ -93,14 +93,13 @@ static const struct key embedded_keys[] = {
 static const struct section embedded_section = {"kafka.embedded", embedded_keys, 0, NULL};
 
 static const struct key kafka_keys[] = {
-    {"brokers", KT_STRING, K_REQUIRED, OFF(struct ferry_kafka_config, brokers), 0, NULL, NULL,
-     NULL, 0, 0,
+    {"brokers", KT_STRING, K_REQUIRED, OFF(struct ferry_kafka_config, brokers), 0, NULL, NULL, NULL,
+     0, 0,
      "bootstrap servers, `host:port,host:port`; `embedded` starts librdkafka's mock cluster "
      "in-process (for `ferry run`, demos and tests)"},
     {"embedded", KT_SECTION, 0, 0, 0, NULL, NULL, &embedded_section, 0, 0,
      "shape of the embedded cluster; only with `brokers: embedded`"},
-    {"properties", KT_KVS, 0, OFF(struct ferry_kafka_config, properties), 0, NULL, NULL, NULL, 0,
-     0,
+    {"properties", KT_KVS, 0, OFF(struct ferry_kafka_config, properties), 0, NULL, NULL, NULL, 0, 0,
      "librdkafka properties given to every producer and consumer as they are (see librdkafka's "
      "CONFIGURATION.md); a bad name or value is a start-up error naming the key"},
     {0},
@@ -110,14 +109,14 @@ static const struct section kafka_section = {"kafka", kafka_keys, 0, check_kafka
 static const struct key source_keys[] = {
     {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, name), 0, NULL, NULL, NULL, 0,
      0, "unique name of the source; checkpoints are kept under it"},
-    {"type", KT_ENUM, 0, OFF(struct ferry_source_config, type), 0, "tail", source_type_names,
-     NULL, 0, 0, "`tail`: follow files named by `paths`"},
+    {"type", KT_ENUM, 0, OFF(struct ferry_source_config, type), 0, "tail", source_type_names, NULL,
+     0, 0, "`tail`: follow files named by `paths`"},
     {"paths", KT_STRLIST, K_REQUIRED, OFF(struct ferry_source_config, paths), 0, NULL, NULL, NULL,
      0, 0, "glob patterns of files to follow; rescanned every `refresh_ms`"},
-    {"exclude", KT_STRLIST, 0, OFF(struct ferry_source_config, exclude), 0, NULL, NULL, NULL, 0,
-     0, "glob patterns of files to leave alone, matched against the full path"},
-    {"start_at", KT_ENUM, 0, OFF(struct ferry_source_config, start_at), 0, "beginning",
-     start_names, NULL, 0, 0,
+    {"exclude", KT_STRLIST, 0, OFF(struct ferry_source_config, exclude), 0, NULL, NULL, NULL, 0, 0,
+     "glob patterns of files to leave alone, matched against the full path"},
+    {"start_at", KT_ENUM, 0, OFF(struct ferry_source_config, start_at), 0, "beginning", start_names,
+     NULL, 0, 0,
      "where to start in a file seen for the first time (`beginning` or `end`); a file with a "
      "checkpoint always resumes at its checkpoint"},
     {"max_line_bytes", KT_INT, 0, OFF(struct ferry_source_config, max_line_bytes), 0, "1048576",
@@ -125,8 +124,8 @@ static const struct key source_keys[] = {
      "longer lines are truncated to this many bytes and counted; the next line is intact"},
     {"refresh_ms", KT_INT, 0, OFF(struct ferry_source_config, refresh_ms), 0, "1000", NULL, NULL,
      10, 3600000, "how often the glob patterns are expanded again to find new files"},
-    {"topic", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, topic), 0, NULL, NULL, NULL,
-     0, 0, "Kafka topic every line of this source is produced to"},
+    {"topic", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, topic), 0, NULL, NULL, NULL, 0,
+     0, "Kafka topic every line of this source is produced to"},
     {"acks", KT_ENUM, 0, OFF(struct ferry_source_config, acks), 0, "all", acks_names, NULL, 0, 0,
      "`0`, `1` or `all`; `all` also turns on idempotence (no duplicates from retries)"},
     {0},
@@ -137,8 +136,8 @@ static const struct section source_section = {"agent.sources[]", source_keys,
 static const struct key agent_keys[] = {
     {"state_dir", KT_STRING, 0, OFF(struct ferry_config, state_dir), 0, "/var/lib/ferry", NULL,
      NULL, 0, 0, "directory of the agent's checkpoints (created if missing)"},
-    {"checkpoint_ms", KT_INT, 0, OFF(struct ferry_config, checkpoint_ms), 0, "1000", NULL, NULL,
-     10, 3600000, "how often acknowledged file positions are written to `state_dir`"},
+    {"checkpoint_ms", KT_INT, 0, OFF(struct ferry_config, checkpoint_ms), 0, "1000", NULL, NULL, 10,
+     3600000, "how often acknowledged file positions are written to `state_dir`"},
     {"shutdown_timeout_ms", KT_INT, 0, OFF(struct ferry_config, shutdown_timeout_ms), 0, "10000",
      NULL, NULL, 0, 3600000,
      "on SIGTERM, how long to wait for Kafka to acknowledge what is in flight"},
@@ -155,10 +154,10 @@ static const struct key mysql_keys[] = {
      "server port"},
     {"socket", KT_STRING, 0, OFF(struct ferry_mysql_config, socket), 0, NULL, NULL, NULL, 0, 0,
      "unix socket path; used instead of host and port when set"},
-    {"user", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, user), 0, NULL, NULL, NULL, 0,
-     0, "user name"},
-    {"password", KT_STRING, 0, OFF(struct ferry_mysql_config, password), 0, NULL, NULL, NULL, 0,
-     0, "password (prefer `password_env`)"},
+    {"user", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, user), 0, NULL, NULL, NULL, 0, 0,
+     "user name"},
+    {"password", KT_STRING, 0, OFF(struct ferry_mysql_config, password), 0, NULL, NULL, NULL, 0, 0,
+     "password (prefer `password_env`)"},
     {"password_env", KT_STRING, 0, OFF(struct ferry_mysql_config, password_env), 0, NULL, NULL,
      NULL, 0, 0, "name of the environment variable that holds the password"},
     {"database", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, database), 0, NULL, NULL,
@@ -172,8 +171,8 @@ static const struct key redis_keys[] = {
      "server host"},
     {"port", KT_INT, 0, OFF(struct ferry_redis_config, port), 0, "6379", NULL, NULL, 1, 65535,
      "server port"},
-    {"password", KT_STRING, 0, OFF(struct ferry_redis_config, password), 0, NULL, NULL, NULL, 0,
-     0, "AUTH password (prefer `password_env`)"},
+    {"password", KT_STRING, 0, OFF(struct ferry_redis_config, password), 0, NULL, NULL, NULL, 0, 0,
+     "AUTH password (prefer `password_env`)"},
     {"password_env", KT_STRING, 0, OFF(struct ferry_redis_config, password_env), 0, NULL, NULL,
      NULL, 0, 0, "name of the environment variable that holds the password"},
     {"db", KT_INT, 0, OFF(struct ferry_redis_config, db), 0, "0", NULL, NULL, 0, 1 << 20,
@@ -183,8 +182,8 @@ static const struct key redis_keys[] = {
 static const struct section redis_section = {"redis", redis_keys, 0, NULL};
 
 static const struct key batch_keys[] = {
-    {"max_rows", KT_INT, 0, OFF(struct ferry_worker_config, batch_max_rows), 0, "1000", NULL,
-     NULL, 1, 1000000, "a batch is written when it holds this many events"},
+    {"max_rows", KT_INT, 0, OFF(struct ferry_worker_config, batch_max_rows), 0, "1000", NULL, NULL,
+     1, 1000000, "a batch is written when it holds this many events"},
     {"max_ms", KT_INT, 0, OFF(struct ferry_worker_config, batch_max_ms), 0, "200", NULL, NULL, 1,
      600000, "… or when its first event has waited this long"},
     {0},
@@ -196,25 +195,25 @@ static const struct key worker_keys[] = {
      0, "unique name; the worker's consumer group is `<sinks.group>.<name>`"},
     {"type", KT_ENUM, K_REQUIRED, OFF(struct ferry_worker_config, type), 0, NULL, sink_type_names,
      NULL, 0, 0, "`mysql` or `redis`"},
-    {"topics", KT_STRLIST, K_REQUIRED, OFF(struct ferry_worker_config, topics), 0, NULL, NULL,
-     NULL, 0, 0, "topics the worker consumes"},
-    {"format", KT_ENUM, 0, OFF(struct ferry_worker_config, format), 0, "raw", format_names, NULL,
-     0, 0,
+    {"topics", KT_STRLIST, K_REQUIRED, OFF(struct ferry_worker_config, topics), 0, NULL, NULL, NULL,
+     0, 0, "topics the worker consumes"},
+    {"format", KT_ENUM, 0, OFF(struct ferry_worker_config, format), 0, "raw", format_names, NULL, 0,
+     0,
      "how an event becomes fields: `raw` (only `raw`), `json` (top-level members), `combined` "
      "(nginx/Apache combined log: remote_addr, remote_user, time, method, url, protocol, "
      "status, bytes, referer, user_agent)"},
     {"batch", KT_SECTION, 0, 0, 0, NULL, NULL, &batch_section, 0, 0,
      "batching: `max_rows`, `max_ms`"},
-    {"mysql", KT_SECTION, 0, OFF(struct ferry_worker_config, mysql), 0, NULL, NULL,
-     &mysql_section, 0, 0, "mysql workers: the connection"},
+    {"mysql", KT_SECTION, 0, OFF(struct ferry_worker_config, mysql), 0, NULL, NULL, &mysql_section,
+     0, 0, "mysql workers: the connection"},
     {"table", KT_STRING, 0, OFF(struct ferry_worker_config, table), 0, NULL, NULL, NULL, 0, 0,
      "mysql workers: the table rows go to"},
     {"create_table", KT_BOOL, 0, OFF(struct ferry_worker_config, create_table), 0, "true", NULL,
      NULL, 0, 0, "mysql workers: create the table (and `ferry_offsets`) if absent"},
     {"columns", KT_KVS, 0, OFF(struct ferry_worker_config, columns), 0, NULL, NULL, NULL, 0, 0,
      "mysql workers: `column: field` pairs stored besides the fixed columns"},
-    {"redis", KT_SECTION, 0, OFF(struct ferry_worker_config, redis), 0, NULL, NULL,
-     &redis_section, 0, 0, "redis workers: the connection"},
+    {"redis", KT_SECTION, 0, OFF(struct ferry_worker_config, redis), 0, NULL, NULL, &redis_section,
+     0, 0, "redis workers: the connection"},
     {"commands", KT_CMDS, 0, OFF(struct ferry_worker_config, commands),
      OFF(struct ferry_worker_config, ncommands), NULL, NULL, NULL, 0, 0,
      "redis workers: command templates run for every event; `{field}`, `{raw}`, `{topic}`, "
@@ -236,7 +235,8 @@ static const struct section sinks_section = {"sinks", sinks_keys, 0, NULL};
 static const struct key root_keys[] = {
     {"kafka", KT_SECTION, K_REQUIRED, OFF(struct ferry_config, kafka), 0, NULL, NULL,
      &kafka_section, 0, 0, "the Kafka cluster"},
-    {"agent", KT_SECTION, 0, 0, 0, NULL, NULL, &agent_section, 0, 0, "file sources (`ferry agent`)"},
+    {"agent", KT_SECTION, 0, 0, 0, NULL, NULL, &agent_section, 0, 0,
+     "file sources (`ferry agent`)"},
     {"sinks", KT_SECTION, 0, 0, 0, NULL, NULL, &sinks_section, 0, 0,
      "consumer-group workers (`ferry sink`)"},
     {0},
@@ -371,8 +371,8 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
             ferry_diags_add(c->d, n->line, n->col, "%s: expected an integer, got '%s'", path,
                             n->scalar);
         else if (v < k->min || v > k->max)
-            ferry_diags_add(c->d, n->line, n->col, "%s: %ld is out of range (%ld to %ld)", path,
-                            v, k->min, k->max);
+            ferry_diags_add(c->d, n->line, n->col, "%s: %ld is out of range (%ld to %ld)", path, v,
+                            k->min, k->max);
         else
             *(long *)field = v;
         break;
@@ -396,8 +396,8 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
             size_t l = strlen(list);
             snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", k->enums[i]);
         }
-        ferry_diags_add(c->d, n->line, n->col, "%s: invalid value '%s' (expected one of: %s)",
-                        path, n->scalar, list);
+        ferry_diags_add(c->d, n->line, n->col, "%s: invalid value '%s' (expected one of: %s)", path,
+                        n->scalar, list);
         break;
     }
     case KT_STRLIST:
@@ -426,8 +426,8 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
         struct ferry_strv **cmds = field;
         size_t *count = (size_t *)(base + k->count_off);
         if (n->type != FERRY_NODE_SEQ) {
-            ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of commands, got %s",
-                            path, ferry_node_type_name(n));
+            ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of commands, got %s", path,
+                            ferry_node_type_name(n));
             break;
         }
         *cmds = calloc(n->n ? n->n : 1, sizeof(**cmds));
@@ -436,10 +436,10 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
             snprintf(p, sizeof(p), "%s[%zu]", path, i);
             const struct ferry_node *item = n->items[i];
             if (item->type != FERRY_NODE_SEQ || item->n == 0) {
-                ferry_diags_add(c->d, item->line, item->col,
-                                "%s: expected a command as a list such as [INCR, \"key\"], got %s",
-                                p, item->type == FERRY_NODE_SEQ ? "an empty list"
-                                                                : ferry_node_type_name(item));
+                ferry_diags_add(
+                    c->d, item->line, item->col,
+                    "%s: expected a command as a list such as [INCR, \"key\"], got %s", p,
+                    item->type == FERRY_NODE_SEQ ? "an empty list" : ferry_node_type_name(item));
                 continue;
             }
             if (load_strv(c, item, p, &(*cmds)[*count]) == 0)
@@ -566,8 +566,7 @@ static void check_kafka(struct ctx *c, void *obj, const struct ferry_node *map, 
     k->embedded = strcmp(k->brokers, "embedded") == 0;
     if (!k->embedded && ferry_node_get(map, "embedded")) {
         pos_of(map, "embedded", &line, &col);
-        ferry_diags_add(c->d, line, col,
-                        "kafka.embedded: applies only with 'brokers: embedded'");
+        ferry_diags_add(c->d, line, col, "kafka.embedded: applies only with 'brokers: embedded'");
     }
     if (!k->embedded && !*k->brokers) {
         pos_of(map, "brokers", &line, &col);
@@ -668,7 +667,8 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
         for (size_t i = 0; i < w->columns.n && cols; i++) {
             const char *name = w->columns.v[i].key;
             static const char *const fixed[] = {"kafka_topic", "kafka_partition", "kafka_offset",
-                                                "kafka_ts", "received_at", "raw", NULL};
+                                                "kafka_ts",    "received_at",     "raw",
+                                                NULL};
             int clash = 0;
             for (int j = 0; fixed[j]; j++)
                 clash |= !strcasecmp(name, fixed[j]);

@@ -18,7 +18,8 @@
  * `request`; referer and user agent are optional (plain "common" lines match too). */
 static const char combined_re[] =
     "^(?<remote_addr>\\S+) \\S+ (?<remote_user>\\S+) \\[(?<time>[^\\]]+)\\] "
-    "\"(?:(?<method>[A-Z]+) (?<url>[^ \"]+)(?: (?<protocol>[^\"]*))?|(?<request>(?:[^\"\\\\]|\\\\.)*))\" "
+    "\"(?:(?<method>[A-Z]+) (?<url>[^ \"]+)(?: "
+    "(?<protocol>[^\"]*))?|(?<request>(?:[^\"\\\\]|\\\\.)*))\" "
     "(?<status>\\d{3}) (?<bytes>\\d+|-)"
     "(?: \"(?<referer>(?:[^\"\\\\]|\\\\.)*)\" \"(?<user_agent>(?:[^\"\\\\]|\\\\.)*)\")?";
 
@@ -253,8 +254,8 @@ static int parse_json(struct ferry_fields *f, const char *data, size_t len, char
     return 0;
 }
 
-int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const char *data,
-                       size_t len, int64_t kafka_ts_ms, char *err, size_t errlen)
+int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const char *data, size_t len,
+                       int64_t kafka_ts_ms, char *err, size_t errlen)
 {
     reset(f);
     f->raw = data;
@@ -282,13 +283,13 @@ void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t pa
 static int meta(const struct ferry_fields *f, const char *name, size_t n, const char **val,
                 size_t *len)
 {
-#define META(key, v, l)                                                                       \
-    if (n == sizeof(key) - 1 && !memcmp(name, key, n)) {                                      \
-        if (!(v))                                                                             \
-            return -1;                                                                        \
-        *val = (v);                                                                           \
-        *len = (l);                                                                           \
-        return 0;                                                                             \
+#define META(key, v, l)                                                                            \
+    if (n == sizeof(key) - 1 && !memcmp(name, key, n)) {                                           \
+        if (!(v))                                                                                  \
+            return -1;                                                                             \
+        *val = (v);                                                                                \
+        *len = (l);                                                                                \
+        return 0;                                                                                  \
     }
     META("raw", f->raw, f->raw_len)
     META("topic", f->topic, f->topic ? strlen(f->topic) : 0)
@@ -333,8 +334,7 @@ static int walk(const char *tpl, const struct ferry_fields *f, struct ferry_buf 
         }
         if (*p == '}')
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
-                                "template '%s': unmatched '}' (write '}}' for a literal one)",
-                                tpl);
+                                "template '%s': unmatched '}' (write '}}' for a literal one)", tpl);
         if (*p != '{') {
             size_t run = strcspn(p, "{}");
             if (out)
@@ -344,8 +344,7 @@ static int walk(const char *tpl, const struct ferry_fields *f, struct ferry_buf 
         }
         const char *end = strchr(p + 1, '}');
         if (!end)
-            return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "template '%s': unclosed '{'",
-                                tpl);
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "template '%s': unclosed '{'", tpl);
         size_t n = (size_t)(end - p - 1);
         if (n == 0 || memchr(p + 1, '{', n))
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,

@@ -6,9 +6,9 @@
  * never writes a row twice, and the worker seeks to these offsets on every assignment.
  * Every value is bound through a prepared statement; identifiers were validated at load
  * and are quoted. The connection and its statements belong to the worker's thread. */
+#include <errmsg.h>
 #include <inttypes.h>
 #include <mysql.h>
-#include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +68,7 @@ static int stmt_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, ch
 {
     unsigned int e = mysql_stmt_errno(st);
     int code = retryable(e) ? FERRY_ERR_RETRY : FERRY_ERR_FATAL;
-    ferry_seterr(err, errlen, code, "mysql %s: %s: %s", s->cfg->name, what,
-                 mysql_stmt_error(st));
+    ferry_seterr(err, errlen, code, "mysql %s: %s: %s", s->cfg->name, what, mysql_stmt_error(st));
     if (code == FERRY_ERR_RETRY)
         disconnect(s);
     return code;
@@ -150,8 +149,9 @@ static int prepare_all(struct ferry_sink *s, char *err, size_t errlen)
     struct ferry_buf sql = {0};
     char head[128];
 
-    snprintf(head, sizeof(head), "INSERT INTO `%s` (kafka_topic, kafka_partition, kafka_offset,"
-                                 " kafka_ts, raw",
+    snprintf(head, sizeof(head),
+             "INSERT INTO `%s` (kafka_topic, kafka_partition, kafka_offset,"
+             " kafka_ts, raw",
              s->cfg->table);
     buf_str(&sql, head);
     for (size_t i = 0; i < s->cfg->columns.n; i++) {
@@ -194,11 +194,11 @@ static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
     mysql_options(s->db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
     mysql_options(s->db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
     mysql_options(s->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(s->db, m->socket ? NULL : m->host, m->user, m->password,
-                            m->database, (unsigned int)m->port, m->socket, 0)) {
-        rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "mysql %s: connect %s:%ld: %s",
-                          s->cfg->name, m->socket ? m->socket : m->host, m->port,
-                          mysql_error(s->db));
+    if (!mysql_real_connect(s->db, m->socket ? NULL : m->host, m->user, m->password, m->database,
+                            (unsigned int)m->port, m->socket, 0)) {
+        rc =
+            ferry_seterr(err, errlen, FERRY_ERR_RETRY, "mysql %s: connect %s:%ld: %s", s->cfg->name,
+                         m->socket ? m->socket : m->host, m->port, mysql_error(s->db));
         disconnect(s);
         return rc;
     }
@@ -304,8 +304,7 @@ static int put_offset(struct ferry_sink *s, const char *topic, int32_t part, int
     return 0;
 }
 
-static int insert_row(struct ferry_sink *s, const rd_kafka_message_t *m, char *err,
-                      size_t errlen)
+static int insert_row(struct ferry_sink *s, const rd_kafka_message_t *m, char *err, size_t errlen)
 {
     size_t nc = s->cfg->columns.n;
     MYSQL_BIND b[5 + nc];
@@ -333,12 +332,12 @@ static int insert_row(struct ferry_sink *s, const rd_kafka_message_t *m, char *e
         mt.second_part = (unsigned long)(ts % 1000) * 1000;
         mt.time_type = MYSQL_TIMESTAMP_DATETIME;
     }
-    if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len,
-                           ts, perr, sizeof(perr)) < 0) {
+    if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len, ts, perr,
+                           sizeof(perr)) < 0) {
         /* the row is still written, raw, with NULL columns */
         if (s->parse_errors++ % 1000 == 0)
-            ferry_warn("mysql", "%s: %s [%d] offset %lld: %s (%llu so far)", s->cfg->name,
-                       topic, part, off, perr, (unsigned long long)s->parse_errors);
+            ferry_warn("mysql", "%s: %s [%d] offset %lld: %s (%llu so far)", s->cfg->name, topic,
+                       part, off, perr, (unsigned long long)s->parse_errors);
     }
     ferry_fields_set_meta(&s->fields, topic, part, m->offset);
     lens[0] = strlen(topic);
@@ -391,8 +390,7 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
             j++;
         if (j == np) {
             if (np == sizeof(parts) / sizeof(parts[0])) {
-                struct ferry_batch head = {batch->msgs, i}, rest = {batch->msgs + i,
-                                                                    batch->n - i};
+                struct ferry_batch head = {batch->msgs, i}, rest = {batch->msgs + i, batch->n - i};
                 rc = mysql_write(s, &head, err, errlen);
                 return rc < 0 ? rc : mysql_write(s, &rest, err, errlen);
             }
@@ -422,8 +420,8 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
     for (size_t j = 0; j < np; j++) {
         if (parts[j].next <= parts[j].stored)
             continue;
-        if ((rc = put_offset(s, parts[j].topic, parts[j].partition, parts[j].next, err,
-                             errlen)) < 0)
+        if ((rc = put_offset(s, parts[j].topic, parts[j].partition, parts[j].next, err, errlen)) <
+            0)
             goto rollback;
     }
     if (mysql_commit(s->db))

@@ -146,8 +146,8 @@ static int append_event(struct ferry_sink *s, const rd_kafka_message_t *m)
             /* this command needs a field the event lacks: skip it, count it */
             if (s->missing_fields++ % 1000 == 0)
                 ferry_warn("redis", "%s: %s [%d] offset %lld: %s: command %s skipped (%llu so far)",
-                           s->cfg->name, topic, m->partition, (long long)m->offset, perr,
-                           cmd->v[0], (unsigned long long)s->missing_fields);
+                           s->cfg->name, topic, m->partition, (long long)m->offset, perr, cmd->v[0],
+                           (unsigned long long)s->missing_fields);
             continue;
         }
         redisAppendCommandArgv(s->rc, (int)cmd->n, argv, argl);

@@ -20,11 +20,11 @@
 #include "ferry/log.h"
 #include "ferry/source.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK             (64 * 1024)
 #define MAX_IN_FLIGHT_PER_FILE (1u << 20)
-#define SEQ_BITS 40
-#define SEQ_MASK ((1ull << SEQ_BITS) - 1)
-#define MAX_FILES (1u << 20)
+#define SEQ_BITS               40
+#define SEQ_MASK               ((1ull << SEQ_BITS) - 1)
+#define MAX_FILES              (1u << 20)
 
 struct tail_file {
     char *path;
@@ -34,9 +34,9 @@ struct tail_file {
     int64_t read_off; /* file offset of the next byte read() returns */
     char *buf;        /* bytes read and not yet emitted: [start, len) */
     size_t start, len, cap;
-    int64_t buf_off;  /* file offset of buf[0] */
-    int overlong;     /* longbuf holds a truncated line; input is skipped until its newline */
-    char *longbuf;    /* max_line_bytes, allocated on the first overlong line */
+    int64_t buf_off; /* file offset of buf[0] */
+    int overlong;    /* longbuf holds a truncated line; input is skipped until its newline */
+    char *longbuf;   /* max_line_bytes, allocated on the first overlong line */
     struct ferry_watermark wm;
 };
 
@@ -44,7 +44,7 @@ struct ferry_source {
     const struct ferry_source_config *cfg;
     char *cp_path;
     struct ferry_checkpoint resume; /* loaded at open; consulted for files found later */
-    struct tail_file **files;      /* slot -> file; slots are never reused */
+    struct tail_file **files;       /* slot -> file; slots are never reused */
     size_t nfiles, capfiles;
     int64_t next_scan_ms;
     int first_scan_done;

@@ -18,7 +18,7 @@ struct ferry_watermark {
     int64_t offset;    /* input offset just past event done_seq - 1 */
     size_t cap;        /* ring size, a power of two; grows up to max */
     size_t max;
-    int64_t *ends;     /* ring: end offset of event seq, at seq & (cap - 1) */
+    int64_t *ends; /* ring: end offset of event seq, at seq & (cap - 1) */
     uint8_t *acked;
 };
 
@@ -50,8 +50,7 @@ struct ferry_checkpoint {
 
 /* Reads the checkpoint file; a missing file is an empty checkpoint (0). A corrupt one is
  * FERRY_ERR_INVALID with err saying where. */
-int ferry_checkpoint_read(const char *file, struct ferry_checkpoint *cp, char *err,
-                          size_t errlen);
+int ferry_checkpoint_read(const char *file, struct ferry_checkpoint *cp, char *err, size_t errlen);
 /* Writes it atomically: a temporary file, fsync, rename, fsync of the directory. On failure
  * the previous file is intact. */
 int ferry_checkpoint_write(const char *file, const struct ferry_checkpoint *cp, char *err,

@@ -44,9 +44,9 @@ enum ferry_node_type { FERRY_NODE_SCALAR, FERRY_NODE_SEQ, FERRY_NODE_MAP };
 struct ferry_node {
     enum ferry_node_type type;
     int line, col;
-    bool quoted;  /* scalar written in quotes: never null, never a number */
-    char *scalar; /* SCALAR: the text, after ${VAR} expansion */
-    size_t n;     /* SEQ: items; MAP: pairs */
+    bool quoted;               /* scalar written in quotes: never null, never a number */
+    char *scalar;              /* SCALAR: the text, after ${VAR} expansion */
+    size_t n;                  /* SEQ: items; MAP: pairs */
     struct ferry_node **items; /* SEQ items, or MAP values */
     struct ferry_node **keys;  /* MAP keys (scalar nodes); NULL for SEQ */
 };
@@ -84,11 +84,11 @@ enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
 enum ferry_format { FERRY_FORMAT_RAW, FERRY_FORMAT_JSON, FERRY_FORMAT_COMBINED };
 
 struct ferry_kafka_config {
-    char *brokers;                /* "host:port,…" or "embedded" */
-    bool embedded;                /* brokers == "embedded" */
-    long embedded_brokers;        /* embedded.brokers */
-    long embedded_partitions;     /* embedded.partitions: for every topic the config names */
-    struct ferry_kvs properties;  /* handed to librdkafka as they are, to every client */
+    char *brokers;               /* "host:port,…" or "embedded" */
+    bool embedded;               /* brokers == "embedded" */
+    long embedded_brokers;       /* embedded.brokers */
+    long embedded_partitions;    /* embedded.partitions: for every topic the config names */
+    struct ferry_kvs properties; /* handed to librdkafka as they are, to every client */
 };
 
 struct ferry_source_config {
@@ -107,7 +107,7 @@ struct ferry_mysql_config {
     char *host;
     long port;
     char *user;
-    char *password;     /* from `password`, or from the variable named by `password_env` */
+    char *password; /* from `password`, or from the variable named by `password_env` */
     char *password_env;
     char *database;
     char *socket;

@@ -23,17 +23,17 @@ void ferry_buf_release(struct ferry_buf *b);
 struct ferry_field {
     const char *name; /* borrowed from the parser or the event */
     size_t name_len;
-    const char *ext;  /* value in the event's bytes, or NULL: value at `off` in scratch */
+    const char *ext; /* value in the event's bytes, or NULL: value at `off` in scratch */
     size_t off, len;
 };
 
 struct ferry_fields {
     struct ferry_field v[FERRY_FIELDS_MAX];
     size_t n;
-    size_t dropped;        /* members beyond FERRY_FIELDS_MAX in the last parse */
+    size_t dropped; /* members beyond FERRY_FIELDS_MAX in the last parse */
     struct ferry_buf scratch;
-    void *json;            /* json_t * of the last JSON parse */
-    int64_t ts_ms;         /* event time: parsed from the event, else the Kafka timestamp */
+    void *json;    /* json_t * of the last JSON parse */
+    int64_t ts_ms; /* event time: parsed from the event, else the Kafka timestamp */
     /* metadata, set by ferry_fields_set_meta and available as fields of the same names */
     const char *raw;
     size_t raw_len;
@@ -49,8 +49,8 @@ void ferry_parser_destroy(struct ferry_parser *p);
 /* Parses data (borrowed; must outlive the field values) into f. kafka_ts_ms is the event
  * time used when the event carries none of its own. Returns 0, or FERRY_ERR_INVALID with err
  * saying what does not match; the metadata fields are set even then. */
-int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const char *data,
-                       size_t len, int64_t kafka_ts_ms, char *err, size_t errlen);
+int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const char *data, size_t len,
+                       int64_t kafka_ts_ms, char *err, size_t errlen);
 /* Sets topic, partition and offset (topic is borrowed). */
 void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t partition,
                            int64_t offset);

@@ -25,8 +25,7 @@ typedef void ferry_delivery_fn(void *opaque, uint64_t pos, int ok);
 struct ferry_producer;
 
 /* One producer per source: acks and idempotence follow the source's `acks`. */
-struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k,
-                                          const char *bootstrap,
+struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, const char *bootstrap,
                                           const struct ferry_source_config *src,
                                           ferry_delivery_fn *cb, void *opaque, char *err,
                                           size_t errlen);
@@ -58,7 +57,6 @@ void ferry_mock_destroy(struct ferry_mock *m);
 
 /* Starts an embedded cluster holding every topic the configuration names, each with
  * kafka.embedded.partitions partitions. */
-struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *err,
-                                         size_t errlen);
+struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -21,12 +21,12 @@ void ferry_log(enum ferry_log_level level, const char *module, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 
 #define ferry_error(mod, ...) ferry_log(FERRY_LOG_ERROR, mod, __VA_ARGS__)
-#define ferry_warn(mod, ...) ferry_log(FERRY_LOG_WARN, mod, __VA_ARGS__)
-#define ferry_info(mod, ...) ferry_log(FERRY_LOG_INFO, mod, __VA_ARGS__)
-#define ferry_debug(mod, ...)                                                                 \
-    do {                                                                                      \
-        if (ferry_log_enabled(FERRY_LOG_DEBUG))                                               \
-            ferry_log(FERRY_LOG_DEBUG, mod, __VA_ARGS__);                                     \
+#define ferry_warn(mod, ...)  ferry_log(FERRY_LOG_WARN, mod, __VA_ARGS__)
+#define ferry_info(mod, ...)  ferry_log(FERRY_LOG_INFO, mod, __VA_ARGS__)
+#define ferry_debug(mod, ...)                                                                      \
+    do {                                                                                           \
+        if (ferry_log_enabled(FERRY_LOG_DEBUG))                                                    \
+            ferry_log(FERRY_LOG_DEBUG, mod, __VA_ARGS__);                                          \
     } while (0)
 
 #endif

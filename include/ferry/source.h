@@ -20,8 +20,8 @@ struct ferry_event {
     size_t len;
     const char *key; /* NULL: the partitioner decides */
     size_t key_len;
-    int64_t ts_ms;  /* event time, ms since the epoch */
-    uint64_t pos;   /* source-defined position token, returned through acked() */
+    int64_t ts_ms; /* event time, ms since the epoch */
+    uint64_t pos;  /* source-defined position token, returned through acked() */
 };
 
 /* Returns 0 when the event was taken, FERRY_ERR_AGAIN when there is no room now (offer it
