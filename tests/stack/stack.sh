@@ -5,9 +5,18 @@
 #   tests/stack/stack.sh [-d DIR] stop NAME|all
 #   tests/stack/stack.sh [-d DIR] status
 #   tests/stack/stack.sh [-d DIR] env
+#   tests/stack/stack.sh [-d DIR] kafka topic|leader|kill|stop-node|start-node|pause|resume|nodes ...
 #
-# NAME is one of: mariadb redis zookeeper etcd mock-kafka, or all-servers
+# NAME is one of: mariadb redis zookeeper etcd mock-kafka kafka, or all-servers
 # (mariadb, redis, zookeeper and etcd, started in parallel).
+#
+# kafka is Apache Kafka (KRaft, jars fetched with Maven by tests/stack/kafka/fetch.sh):
+#   start kafka [--nodes 1|3] [--topic NAME:PARTITIONS[:REPLICAS]]...
+#   kafka topic NAME:P[:R]...   create topics with Kafka's admin tool, wait for leaders
+#   kafka leader TOPIC P        the node id leading partition P
+#   kafka kill|stop-node|start-node|pause|resume N   faults for one node (SIGKILL, SIGTERM,
+#                               restart on its data, SIGSTOP, SIGCONT)
+#   kafka nodes                 node id, pid and listener of each node
 #
 # Every component lives in DIR/NAME/ (pid, port, log, data).  Servers listen
 # on 127.0.0.1 only, on a free port picked at start time unless overridden.
@@ -25,10 +34,12 @@
 #   FERRY_ETCD_PEER_PORT   fixed peer port for etcd
 #   FERRY_BIN              ferry binary for mock-kafka (default ./build/ferry)
 #   FERRY_PYTHON           python3 used for port and socket checks
+#   FERRY_KAFKA_VERSION    Kafka release for `kafka` (default: tests/stack/kafka/pom.xml)
+#   FERRY_KAFKA_JAVA_OPTS  heap and JIT options of each broker JVM
 
 set -euo pipefail
 
-readonly COMPONENTS=(mariadb redis zookeeper etcd mock-kafka)
+readonly COMPONENTS=(mariadb redis zookeeper etcd mock-kafka kafka)
 readonly ALL_SERVERS=(mariadb redis zookeeper etcd)
 readonly MYSQL_USER=ferry
 readonly MYSQL_DATABASE=ferry
@@ -60,7 +71,9 @@ usage: stack.sh [-d DIR] start NAME [ARGS...]
        stack.sh [-d DIR] status
        stack.sh [-d DIR] env
 
-NAME: mariadb redis zookeeper etcd mock-kafka all-servers
+       stack.sh [-d DIR] kafka topic|leader|kill|stop-node|start-node|pause|resume|nodes ...
+
+NAME: mariadb redis zookeeper etcd mock-kafka kafka all-servers
 DIR defaults to $FERRY_STACK_DIR, else ./build/stack.
 EOF
 }
@@ -399,6 +412,7 @@ env_prefix() {
     zookeeper) echo FERRY_ZK_ ;;
     etcd) echo FERRY_ETCD_ ;;
     mock-kafka) echo FERRY_KAFKA_ ;;
+    kafka) echo FERRY_REAL_KAFKA_ ;;
     *) return 1 ;;
     esac
 }
@@ -787,6 +801,11 @@ start_mock_kafka() {
     env_update mock-kafka "FERRY_KAFKA_BOOTSTRAP=$list"
 }
 
+# ---- kafka (Apache Kafka, KRaft) --------------------------------------------
+
+# shellcheck source=kafka/cluster.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kafka/cluster.sh"
+
 # --------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------
@@ -799,7 +818,7 @@ start_one() {
     mkdir -p "$d"
     exec {lockfd}>"$d/lock"
     flock -w 180 "$lockfd" || die "$name: cannot lock $d/lock"
-    if pid=$(comp_pid "$name"); then
+    if pid=$(comp_pid "$name") || { [[ $name == kafka ]] && pid=$(comp_pid kafka/node1); }; then
         echo "$name already running (pid $pid)"
         exec {lockfd}>&-
         return 0
@@ -817,9 +836,14 @@ start_one() {
     zookeeper) start_zookeeper && ok=1 ;;
     etcd) start_etcd && ok=1 ;;
     mock-kafka) start_mock_kafka "$@" && ok=1 ;;
+    kafka) start_kafka "$@" && ok=1 ;;
     esac
     if (( ok )); then
-        pid=$(comp_pid "$name" || true)
+        if [[ $name == kafka ]]; then
+            pid=$(kafka_cmd nodes | awk '{print $2}' | paste -sd, -)
+        else
+            pid=$(comp_pid "$name" || true)
+        fi
         write_file "$d/port" "$READY_PORT"
         echo "$name: ready on $READY_DESC in $(elapsed_since "$t0") (pid $pid)"
         exec {lockfd}>&-
@@ -856,6 +880,10 @@ start_all_servers() {
 # stop_process NAME: stops the recorded process and forgets it.
 stop_process() {
     local name=$1 d pid st=
+    if [[ $name == kafka ]]; then
+        stop_kafka
+        return
+    fi
     d=$(comp_dir "$name")
     if [[ -s $d/pid ]]; then
         read -r pid < "$d/pid" || pid=
@@ -866,13 +894,19 @@ stop_process() {
     fi
     rm -f "$d/pid" "$d/starttime" "$d/port" "$d/peer-port"
     [[ $name == mariadb ]] && mariadb_cleanup
-    env_update "$name"
+    [[ $name == */* ]] || env_update "$name"
     return 0
 }
 
 stop_one() {
     local name=$1 d pid t0
     d=$(comp_dir "$name")
+    if [[ $name == kafka && -s $d/nodes ]]; then
+        t0=$(now_us)
+        stop_kafka || { err "kafka: failed to stop every node"; return 1; }
+        echo "kafka: stopped in $(elapsed_since "$t0")"
+        return 0
+    fi
     if ! pid=$(comp_pid "$name"); then
         [[ -d $d ]] && stop_process "$name"
         [[ -f $DIR/env ]] && env_update "$name"
@@ -898,6 +932,7 @@ stop_all() {
         is_component "$name" || continue
         names+=("$name")
     done
+    [[ -s $DIR/kafka/nodes ]] && names+=(kafka)
     if (( ${#names[@]} == 0 )); then
         echo "nothing running"
         return 0
@@ -922,7 +957,13 @@ status() {
         if [[ -s $d/port ]]; then
             read -r port < "$d/port" || port=-
         fi
-        if pid=$(comp_pid "$name"); then
+        if [[ $name == kafka ]]; then
+            if [[ -s $d/nodes ]] && pid=$(comp_pid kafka/node1); then
+                state="up ($(kafka_nodes) nodes)"
+            else
+                pid=-
+            fi
+        elif pid=$(comp_pid "$name"); then
             if [[ $name == mock-kafka ]]; then
                 [[ -s $d/bootstrap ]] && state=up
             elif [[ $port =~ ^[0-9]+$ ]] && pid_owns_port "$pid" "$port"; then
@@ -985,7 +1026,7 @@ main() {
             (( $# == 0 )) || die "all-servers takes no arguments"
             start_all_servers
         elif is_component "$name"; then
-            if [[ $name != mock-kafka && $# -gt 0 ]]; then
+            if [[ $name != mock-kafka && $name != kafka && $# -gt 0 ]]; then
                 die "$name takes no arguments"
             fi
             start_one "$name" "$@"
@@ -1011,6 +1052,9 @@ main() {
         ;;
     status)
         status
+        ;;
+    kafka)
+        kafka_cmd "$@"
         ;;
     env)
         if [[ -f $DIR/env ]]; then
