@@ -131,3 +131,16 @@ stop_ferry run2
 check_totals $((N + MORE))
 grep -q "following from offset $size" "$T_DIR/run2.log" || fail "second run did not resume at $size"
 ok "restart resumed at the checkpoint: exactly $MORE more rows and counts"
+
+if [ "$MODE" = real ]; then
+  # The topic itself, read by the Java client: every numbered line once (two clean runs of
+  # an idempotent producer leave no duplicates), and the workers' group committed to the end.
+  java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
+    --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --expect-lines $((N + MORE)) \
+    --number-regex 'n=([0-9]+) ' >"$T_DIR/check.txt" 2>"$T_DIR/check.log" ||
+    fail "checker: $(cat "$T_DIR/check.log")"
+  get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
+  [ "$(get records)" = $((N + MORE)) ] && [ "$(get missing)" = 0 ] && [ "$(get doubled)" = 0 ] ||
+    fail "topic as the Java client reads it: $(tr '\n' ' ' <"$T_DIR/check.txt")"
+  ok "the Java consumer reads $((N + MORE)) records, none missing, none doubled"
+fi

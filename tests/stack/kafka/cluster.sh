@@ -50,7 +50,7 @@ kafka_tool() {
     cls=$(kafka_class "$key")
     [[ -n $cls ]] || { err "kafka: no $key tool in this Kafka version"; return 1; }
     java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData \
-        "-Dlog4j.configuration=file:$(kafka_dir)/tools-log4j.properties" \
+        "-Dlog4j.configuration=file:$(kafka_dir)/tools-log4j.properties" -Dlog4j1.compatibility=true \
         -cp "$lib/*" "$cls" "$@"
 }
 
@@ -136,7 +136,7 @@ kafka_launch_node() {
     local -a opts
     mapfile -t opts < <(kafka_java_opts)
     launch "kafka/node$i" java "${opts[@]}" \
-        "-Dlog4j.configuration=file:$d/log4j.properties" \
+        "-Dlog4j.configuration=file:$d/log4j.properties" -Dlog4j1.compatibility=true \
         "-Dkafka.logs.dir=$d/node$i" \
         -cp "$lib/*" "$(kafka_class KAFKA_MAIN)" "$d/node$i/server.properties"
 }
