@@ -36,7 +36,7 @@ asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DFERRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" test
 
 reference: build
-	{ sed '/<!-- reference:begin -->/q' docs/configuration.md; ./$(BUILD)/ferry config reference; \
+	{ sed '/<!-- reference:begin -->/q' docs/configuration.md; $(BUILD)/ferry config reference; \
 	  echo '<!-- reference:end -->'; } > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
 
 format:

@@ -36,8 +36,27 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const ch
     ferry_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k, const char *bootstrap,
-                                      char *err, size_t errlen)
+/* Client-level errors, on the thread that polls the client. Without this callback librdkafka
+ * logs every error a second time (facility ERROR) after the line that already said what
+ * happened (FAIL, …); here only what that line does not say is logged. */
+static void kafka_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    char fatal[512];
+    (void)opaque;
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        ferry_error("kafka", "%s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                    fatal);
+    } else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        ferry_warn("kafka", "%s: all brokers down: %s (retrying; nothing is dropped)",
+                   rd_kafka_name(rk), reason);
+    } else {
+        ferry_debug("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(code), reason);
+    }
+}
+
+/* An empty configuration with ferry's log and error callbacks. */
+static rd_kafka_conf_t *kafka_conf_base(char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (!conf) {
@@ -45,17 +64,47 @@ rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k, const 
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, kafka_log);
-    if (ferry_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) < 0)
-        goto fail;
-    for (size_t i = 0; i < k->properties.n; i++) {
-        const struct ferry_kv *kv = &k->properties.v[i];
-        if (ferry_kafka_conf_set(conf, kv->key, kv->value, err, errlen) < 0)
-            goto fail;
+    rd_kafka_conf_set_error_cb(conf, kafka_error);
+    return conf;
+}
+
+static int conf_set_kvs(rd_kafka_conf_t *conf, const struct ferry_kvs *kvs, char *err,
+                        size_t errlen)
+{
+    for (size_t i = 0; i < kvs->n; i++)
+        if (ferry_kafka_conf_set(conf, kvs->v[i].key, kvs->v[i].value, err, errlen) < 0)
+            return FERRY_ERR_INVALID;
+    return 0;
+}
+
+static int conf_set_props(rd_kafka_conf_t *conf, const struct ferry_kafka_prop *v, size_t n,
+                          char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ferry_kafka_conf_set(conf, v[i].name, v[i].value, err, errlen) < 0)
+            return FERRY_ERR_INVALID;
+    return 0;
+}
+
+rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k, enum ferry_kafka_role role,
+                                      const char *bootstrap,
+                                      const struct ferry_kafka_prop *defaults, size_t n_defaults,
+                                      const struct ferry_kafka_prop *fixed, size_t n_fixed,
+                                      char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_base(err, errlen);
+    if (!conf)
+        return NULL;
+    if (conf_set_props(conf, defaults, n_defaults, err, errlen) < 0 ||
+        ferry_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) < 0 ||
+        conf_set_kvs(conf, &k->properties, err, errlen) < 0 ||
+        conf_set_kvs(conf, role == FERRY_KAFKA_PRODUCER ? &k->producer : &k->consumer, err,
+                     errlen) < 0 ||
+        conf_set_props(conf, fixed, n_fixed, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
 }
 
 /* Runs on the thread that calls ferry_producer_poll. */
@@ -74,14 +123,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         p->cb(p->opaque, (uint64_t)(uintptr_t)m->_private, m->err == 0);
 }
 
-static int has_property(const struct ferry_kafka_config *k, const char *name)
-{
-    for (size_t i = 0; i < k->properties.n; i++)
-        if (!strcmp(k->properties.v[i].key, name))
-            return 1;
-    return 0;
-}
-
 struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, const char *bootstrap,
                                           const struct ferry_source_config *src,
                                           ferry_delivery_fn *cb, void *opaque, char *err,
@@ -98,36 +139,28 @@ struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, co
     p->src = src;
     p->cb = cb;
     p->opaque = opaque;
-    /* Defaults first, so that kafka.properties can override them. */
-    conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, kafka_log);
     snprintf(id, sizeof(id), "ferry-agent-%s", src->name);
-    struct {
-        const char *k, *v;
-    } defaults[] = {
+    const struct ferry_kafka_prop defaults[] = {
         {"client.id", id},
         /* the Java client's partitioner: keyed events land where Java would put them */
         {"partitioner", "murmur2_random"},
         /* never expire queued messages: a long broker outage must not drop lines */
         {"message.timeout.ms", "0"},
         {"linger.ms", "5"},
+        /* no duplicates from retries whenever every replica must have the line */
+        {"enable.idempotence", src->acks == FERRY_ACKS_ALL ? "true" : "false"},
+    };
+    /* the source's `acks` key is the one place acks are chosen */
+    const struct ferry_kafka_prop fixed[] = {
         {"acks", src->acks == FERRY_ACKS_ALL      ? "all"
                  : src->acks == FERRY_ACKS_LEADER ? "1"
                                                   : "0"},
-        {"enable.idempotence", src->acks == FERRY_ACKS_ALL ? "true" : "false"},
     };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        if (has_property(k, defaults[i].k))
-            continue;
-        if (ferry_kafka_conf_set(conf, defaults[i].k, defaults[i].v, err, errlen) < 0)
-            goto fail;
-    }
-    if (ferry_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) < 0)
+    conf = ferry_kafka_conf_new(k, FERRY_KAFKA_PRODUCER, bootstrap, defaults,
+                                sizeof(defaults) / sizeof(defaults[0]), fixed,
+                                sizeof(fixed) / sizeof(fixed[0]), err, errlen);
+    if (!conf)
         goto fail;
-    for (size_t i = 0; i < k->properties.n; i++)
-        if (ferry_kafka_conf_set(conf, k->properties.v[i].key, k->properties.v[i].value, err,
-                                 errlen) < 0)
-            goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));

@@ -190,33 +190,26 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
     snprintf(wk->group, sizeof(wk->group), "%s.%s", cfg->group, w->name);
     snprintf(id, sizeof(id), "ferry-sink-%s", w->name);
     wk->batch = calloc((size_t)w->batch_max_rows, sizeof(*wk->batch));
-    conf = rd_kafka_conf_new();
-    if (!wk->batch || !conf) {
+    if (!wk->batch) {
         rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
         goto fail;
     }
-    struct {
-        const char *k, *v;
-    } defaults[] = {
+    const struct ferry_kafka_prop defaults[] = {
         {"client.id", id},
-        {"group.id", wk->group},
-        {"enable.auto.offset.store", "false"},
         {"enable.auto.commit", "true"},
         {"auto.offset.reset", "earliest"},
         /* the embedded cluster holds a rebalance for session.timeout.ms - 1 s */
         {"session.timeout.ms", cfg->kafka.embedded ? "6000" : "45000"},
-        {"bootstrap.servers", bootstrap},
     };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        if (ferry_kafka_conf_set(conf, defaults[i].k, defaults[i].v, err, errlen) < 0)
-            goto fail;
-    for (size_t i = 0; i < cfg->kafka.properties.n; i++)
-        if (ferry_kafka_conf_set(conf, cfg->kafka.properties.v[i].key,
-                                 cfg->kafka.properties.v[i].value, err, errlen) < 0)
-            goto fail;
-    /* fixed: the guarantee depends on them */
-    if (ferry_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) < 0 ||
-        ferry_kafka_conf_set(conf, "group.id", wk->group, err, errlen) < 0)
+    /* the guarantee depends on these: offsets are stored only after the sink's write */
+    const struct ferry_kafka_prop fixed[] = {
+        {"enable.auto.offset.store", "false"},
+        {"group.id", wk->group},
+    };
+    conf = ferry_kafka_conf_new(&cfg->kafka, FERRY_KAFKA_CONSUMER, bootstrap, defaults,
+                                sizeof(defaults) / sizeof(defaults[0]), fixed,
+                                sizeof(fixed) / sizeof(fixed[0]), err, errlen);
+    if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, wk);

@@ -102,6 +102,12 @@ static const struct key kafka_keys[] = {
     {"properties", KT_KVS, 0, OFF(struct ferry_kafka_config, properties), 0, NULL, NULL, NULL, 0, 0,
      "librdkafka properties given to every producer and consumer as they are (see librdkafka's "
      "CONFIGURATION.md); a bad name or value is a start-up error naming the key"},
+    {"producer", KT_KVS, 0, OFF(struct ferry_kafka_config, producer), 0, NULL, NULL, NULL, 0, 0,
+     "librdkafka properties for the agent's producers only, applied after `properties` "
+     "(e.g. `compression.type`, `linger.ms`)"},
+    {"consumer", KT_KVS, 0, OFF(struct ferry_kafka_config, consumer), 0, NULL, NULL, NULL, 0, 0,
+     "librdkafka properties for the sink workers' consumers only, applied after `properties` "
+     "(e.g. `session.timeout.ms`, `fetch.max.bytes`)"},
     {0},
 };
 static const struct section kafka_section = {"kafka", kafka_keys, 0, check_kafka};

@@ -89,6 +89,8 @@ struct ferry_kafka_config {
     long embedded_brokers;       /* embedded.brokers */
     long embedded_partitions;    /* embedded.partitions: for every topic the config names */
     struct ferry_kvs properties; /* handed to librdkafka as they are, to every client */
+    struct ferry_kvs producer;   /* then these, to producers only */
+    struct ferry_kvs consumer;   /* then these, to consumers only */
 };
 
 struct ferry_source_config {

@@ -42,7 +42,7 @@ gen 1 "$N" >"$T_DIR/access.log"
 cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$BOOTSTRAP"
-  properties: {$PROPS}
+  consumer: {$PROPS}
 agent:
   state_dir: $T_DIR/state
   checkpoint_ms: 200
