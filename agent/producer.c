@@ -86,8 +86,8 @@ static int conf_set_props(rd_kafka_conf_t *conf, const struct ferry_kafka_prop *
     return 0;
 }
 
-rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k, enum ferry_kafka_role role,
-                                      const char *bootstrap,
+rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k,
+                                      enum ferry_kafka_role role, const char *bootstrap,
                                       const struct ferry_kafka_prop *defaults, size_t n_defaults,
                                       const struct ferry_kafka_prop *fixed, size_t n_fixed,
                                       char *err, size_t errlen)

@@ -20,8 +20,8 @@ struct ferry_kafka_prop {
  * defaults), and last `fixed` (n_fixed): settings a guarantee depends on, which nothing
  * overrides. Returns NULL with err filled ("kafka property linger.ms: …") on a bad name or
  * value; the caller owns the result until rd_kafka_new takes it. */
-rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k, enum ferry_kafka_role role,
-                                      const char *bootstrap,
+rd_kafka_conf_t *ferry_kafka_conf_new(const struct ferry_kafka_config *k,
+                                      enum ferry_kafka_role role, const char *bootstrap,
                                       const struct ferry_kafka_prop *defaults, size_t n_defaults,
                                       const struct ferry_kafka_prop *fixed, size_t n_fixed,
                                       char *err, size_t errlen);

@@ -808,15 +808,13 @@ public final class Check {
     }
 
     /**
-     * Distinct keys without an object per key: key bytes live in one growing
-     * byte array, entries are parallel int arrays, lookup is open addressing.
+     * Distinct keys with their partitions: open addressing over parallel
+     * arrays, so a key costs its byte array and a few ints, no boxed objects.
+     * The key arrays are the records' own.
      */
     static final class KeyTable {
         private final boolean keepPartitions;
-        private byte[] arena = new byte[1 << 16];
-        private int used;
-        private int[] off = new int[1024];
-        private int[] len = new int[1024];
+        private byte[][] key = new byte[1024][];
         private int[] hash = new int[1024];
         private int[] part = new int[1024];
         private int size;
@@ -838,48 +836,43 @@ public final class Check {
             return h;
         }
 
-        void add(byte[] key, int h, int partition) {
+        /** Slot of k: its entry index + 1 there, or 0 where it would go. */
+        private int slot(byte[] k, int h) {
             int mask = slots.length - 1;
             int i = mix(h) & mask;
             for (int s; (s = slots[i]) != 0; i = (i + 1) & mask) {
-                int e = s - 1;
-                if (hash[e] == h && len[e] == key.length
-                        && Arrays.equals(arena, off[e], off[e] + len[e], key, 0, key.length)) {
-                    if (keepPartitions && part[e] != partition) {
-                        TreeSet<Integer> ps = morePartitions.get(e);
-                        if (ps == null) {
-                            ps = new TreeSet<>();
-                            ps.add(part[e]);
-                            morePartitions.put(e, ps);
-                        }
-                        ps.add(partition);
-                    }
-                    return;
+                if (hash[s - 1] == h && Arrays.equals(key[s - 1], k)) {
+                    break;
                 }
             }
-            if (size == off.length) {
-                int cap = off.length * 2;
-                off = Arrays.copyOf(off, cap);
-                len = Arrays.copyOf(len, cap);
+            return i;
+        }
+
+        void add(byte[] k, int h, int partition) {
+            int i = slot(k, h);
+            int s = slots[i];
+            if (s != 0) {
+                int e = s - 1;
+                if (keepPartitions && part[e] != partition) {
+                    TreeSet<Integer> ps = morePartitions.get(e);
+                    if (ps == null) {
+                        ps = new TreeSet<>();
+                        ps.add(part[e]);
+                        morePartitions.put(e, ps);
+                    }
+                    ps.add(partition);
+                }
+                return;
+            }
+            if (size == key.length) {
+                int cap = key.length + (key.length >> 1);
+                key = Arrays.copyOf(key, cap);
                 hash = Arrays.copyOf(hash, cap);
                 part = Arrays.copyOf(part, cap);
             }
-            if (arena.length - used < key.length) {
-                long want = Math.max((long) used + key.length, (long) arena.length * 2);
-                if (want > Integer.MAX_VALUE - 16) {
-                    want = Integer.MAX_VALUE - 16;
-                    if ((long) used + key.length > want) {
-                        throw new IllegalStateException("too many distinct keys (" + size + ")");
-                    }
-                }
-                arena = Arrays.copyOf(arena, (int) want);
-            }
-            System.arraycopy(key, 0, arena, used, key.length);
-            off[size] = used;
-            len[size] = key.length;
+            key[size] = k;
             hash[size] = h;
             part[size] = partition;
-            used += key.length;
             slots[i] = ++size;
             if (size * 2L > slots.length) {
                 rehash();
@@ -899,30 +892,27 @@ public final class Check {
             slots = ns;
         }
 
+        /** key<TAB>partition[,partition..]<TAB>java_partition per key, sorted by key bytes. */
         void write(Writer w, int nparts) throws IOException {
-            Integer[] order = new Integer[size];
-            for (int e = 0; e < size; e++) {
-                order[e] = e;
-            }
-            Arrays.sort(order, (a, b) -> Arrays.compareUnsigned(arena, off[a], off[a] + len[a], arena, off[b],
-                    off[b] + len[b]));
-            for (int e : order) {
-                byte[] k = Arrays.copyOfRange(arena, off[e], off[e] + len[e]);
-                w.write(esc(text(k)));
-                w.write('\t');
+            byte[][] sorted = Arrays.copyOf(key, size);
+            Arrays.sort(sorted, Arrays::compareUnsigned);
+            StringBuilder sb = new StringBuilder();
+            for (byte[] k : sorted) {
+                int h = Utils.murmur2(k);
+                int e = slots[slot(k, h)] - 1;
+                sb.setLength(0);
+                sb.append(esc(text(k))).append('\t');
                 TreeSet<Integer> ps = morePartitions.get(e);
                 if (ps == null) {
-                    w.write(Integer.toString(part[e]));
+                    sb.append(part[e]);
                 } else {
-                    StringBuilder sb = new StringBuilder();
+                    int n = 0;
                     for (int p : ps) {
-                        sb.append(sb.length() == 0 ? "" : ",").append(p);
+                        sb.append(n++ == 0 ? "" : ",").append(p);
                     }
-                    w.write(sb.toString());
                 }
-                w.write('\t');
-                w.write(Integer.toString(Utils.toPositive(hash[e]) % nparts));
-                w.write('\n');
+                sb.append('\t').append(Utils.toPositive(h) % nparts).append('\n');
+                w.append(sb);
             }
         }
     }
