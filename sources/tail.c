@@ -34,9 +34,10 @@ struct tail_file {
     int64_t read_off; /* file offset of the next byte read() returns */
     char *buf;        /* bytes read and not yet emitted: [start, len) */
     size_t start, len, cap;
-    int64_t buf_off; /* file offset of buf[0] */
-    int overlong;    /* longbuf holds a truncated line; input is skipped until its newline */
-    char *longbuf;   /* max_line_bytes, allocated on the first overlong line */
+    int64_t buf_off;  /* file offset of buf[0] */
+    int overlong;     /* longbuf holds a truncated line; input is skipped until its newline */
+    char *longbuf;    /* max_line_bytes, allocated on the first overlong line */
+    int64_t long_off; /* file offset of the line in longbuf */
     struct ferry_watermark wm;
 };
 
@@ -200,7 +201,8 @@ fail:
 /* Offers one line to the emitter and, when taken, registers it in the file's watermark.
  * `end` is the file offset just past the line's newline. Returns 0, or -1 for no room. */
 static int emit_one(struct ferry_source *s, struct tail_file *f, size_t slot,
-                    const struct ferry_emit *emit, const char *data, size_t len, int64_t end)
+                    const struct ferry_emit *emit, const char *data, size_t len, int64_t start,
+                    int64_t end)
 {
     uint64_t seq;
 
@@ -211,6 +213,8 @@ static int emit_one(struct ferry_source *s, struct tail_file *f, size_t slot,
         .len = len,
         .ts_ms = now_ms(CLOCK_REALTIME),
         .pos = ((uint64_t)slot << SEQ_BITS) | (f->wm.next_seq & SEQ_MASK),
+        .origin = f->path,
+        .offset = start,
     };
     int rc = emit->fn(emit->opaque, &ev);
     if (rc == FERRY_ERR_AGAIN)
@@ -255,7 +259,7 @@ static int emit_lines(struct ferry_source *s, struct tail_file *f, size_t slot,
                 return n;
             }
             int64_t end = off + (nl - p) + 1;
-            if (emit_one(s, f, slot, emit, f->longbuf, max, end) < 0) {
+            if (emit_one(s, f, slot, emit, f->longbuf, max, f->long_off, end) < 0) {
                 return -1;
             }
             f->overlong = 0;
@@ -265,6 +269,7 @@ static int emit_lines(struct ferry_source *s, struct tail_file *f, size_t slot,
             if (!f->longbuf && !(f->longbuf = malloc(max)))
                 return n;
             memcpy(f->longbuf, p, max);
+            f->long_off = off;
             warn_truncated(s, f, off);
             f->overlong = 1;
             f->start = f->len;
@@ -275,7 +280,7 @@ static int emit_lines(struct ferry_source *s, struct tail_file *f, size_t slot,
                 warn_truncated(s, f, off);
                 len = max;
             }
-            if (emit_one(s, f, slot, emit, p, len, off + (nl - p) + 1) < 0)
+            if (emit_one(s, f, slot, emit, p, len, off, off + (nl - p) + 1) < 0)
                 return -1;
         }
         f->start += (size_t)(nl - p) + 1;

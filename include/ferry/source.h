@@ -20,8 +20,11 @@ struct ferry_event {
     size_t len;
     const char *key; /* NULL: the partitioner decides */
     size_t key_len;
-    int64_t ts_ms; /* event time, ms since the epoch */
-    uint64_t pos;  /* source-defined position token, returned through acked() */
+    int64_t ts_ms;      /* event time, ms since the epoch */
+    uint64_t pos;       /* source-defined position token, returned through acked() */
+    const char *origin; /* where it came from (a file's path, "-" for stdin); borrowed like
+                           data; NULL when the source has no such notion */
+    int64_t offset;     /* byte offset of the event's first byte in its origin; -1 if none */
 };
 
 /* Returns 0 when the event was taken, FERRY_ERR_AGAIN when there is no room now (offer it
