@@ -146,12 +146,16 @@ public final class Check {
     long deadline;
 
     static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
         UsageException(String msg) {
             super(msg);
         }
     }
 
     static final class Failure extends Exception {
+        private static final long serialVersionUID = 1L;
+
         Failure(String msg) {
             super(msg);
         }
@@ -196,13 +200,24 @@ public final class Check {
         System.exit(rc);
     }
 
+    /** The exception and its causes, one "Class: message" each. */
     static String describe(Throwable e) {
-        Throwable t = e;
-        if ((t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
+        StringBuilder sb = new StringBuilder();
+        int depth = 0;
+        for (Throwable t = e; t != null && depth < 5; t = t.getCause(), depth++) {
+            if (t instanceof ExecutionException && t.getCause() != null) {
+                continue;
+            }
+            String m = t.getMessage();
+            sb.append(sb.length() == 0 ? "" : ": ").append(t.getClass().getSimpleName());
+            if (m != null && !m.isEmpty()) {
+                sb.append(" (").append(m).append(')');
+            }
+            if (t.getCause() == t) {
+                break;
+            }
         }
-        String m = t.getMessage();
-        return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+        return sb.toString();
     }
 
     // ---------------------------------------------------------------- options
@@ -404,8 +419,6 @@ public final class Check {
         props.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
-        props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, String.valueOf(8 << 20));
-        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, String.valueOf(64 << 20));
         props.put(ConsumerConfig.RECEIVE_BUFFER_CONFIG, String.valueOf(1 << 20));
         props.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(apiTimeout));
         props.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(Math.min(30000, apiTimeout)));
