@@ -68,6 +68,11 @@ int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg, co
         struct agent_source *as = &a->v[i];
         as->cfg = &cfg->sources[i];
         as->ops = ferry_source_lookup(as->cfg->type);
+        if (!as->ops) {
+            rc = ferry_seterr(err, errlen, FERRY_ERR_INVALID, "source %s: type not available",
+                              as->cfg->name);
+            break;
+        }
         as->prod =
             ferry_producer_new(&cfg->kafka, bootstrap, as->cfg, on_delivery, as, err, errlen);
         if (!as->prod) {

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "ferry/config.h"
 #include "ferry/err.h"
 
@@ -61,7 +64,8 @@ struct section {
 
 static const char *const acks_names[] = {"0", "1", "all", NULL};
 static const char *const start_names[] = {"beginning", "end", NULL};
-static const char *const source_type_names[] = {"tail", NULL};
+static const char *const source_type_names[] = {"tail", "stdin", NULL};
+static const char *const long_line_names[] = {"truncate", "split", NULL};
 static const char *const sink_type_names[] = {"mysql", "redis", NULL};
 static const char *const format_names[] = {"raw", "json", "combined", NULL};
 
@@ -112,13 +116,34 @@ static const struct key kafka_keys[] = {
 };
 static const struct section kafka_section = {"kafka", kafka_keys, 0, check_kafka};
 
+static const struct key multiline_keys[] = {
+    {"start", KT_STRING, 0, OFF(struct ferry_source_config, ml_start), 0, NULL, NULL, NULL, 0, 0,
+     "PCRE2 pattern of an event's first line (e.g. a timestamp): a line that matches starts a "
+     "new event, one that does not is appended to the current one"},
+    {"continue", KT_STRING, 0, OFF(struct ferry_source_config, ml_continue), 0, NULL, NULL, NULL, 0,
+     0,
+     "PCRE2 pattern of a continuation line (e.g. `^\\s`): a line that matches is appended to "
+     "the current event, one that does not starts a new one; give `start` or `continue`"},
+    {"max_lines", KT_INT, 0, OFF(struct ferry_source_config, ml_max_lines), 0, "500", NULL, NULL, 1,
+     1000000, "an event is shipped when it has this many lines; the next line starts another"},
+    {"flush_ms", KT_INT, 0, OFF(struct ferry_source_config, ml_flush_ms), 0, "1000", NULL, NULL, 1,
+     3600000,
+     "an event is shipped when no line was added to it for this long (the last event of a "
+     "quiet file)"},
+    {0},
+};
+static const struct section multiline_section = {"multiline", multiline_keys, 0, NULL};
+
 static const struct key source_keys[] = {
     {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, name), 0, NULL, NULL, NULL, 0,
      0, "unique name of the source; checkpoints are kept under it"},
     {"type", KT_ENUM, 0, OFF(struct ferry_source_config, type), 0, "tail", source_type_names, NULL,
-     0, 0, "`tail`: follow files named by `paths`"},
-    {"paths", KT_STRLIST, K_REQUIRED, OFF(struct ferry_source_config, paths), 0, NULL, NULL, NULL,
-     0, 0, "glob patterns of files to follow; rescanned every `refresh_ms`"},
+     0, 0,
+     "`tail`: follow files named by `paths`; `stdin`: read standard input (a pipe) until it "
+     "ends, then exit once Kafka acknowledged every line"},
+    {"paths", KT_STRLIST, 0, OFF(struct ferry_source_config, paths), 0, NULL, NULL, NULL, 0, 0,
+     "glob patterns of files to follow (required for `tail`); symbolic links are followed; "
+     "new files are found at once through inotify and by a rescan every `refresh_ms`"},
     {"exclude", KT_STRLIST, 0, OFF(struct ferry_source_config, exclude), 0, NULL, NULL, NULL, 0, 0,
      "glob patterns of files to leave alone, matched against the full path"},
     {"start_at", KT_ENUM, 0, OFF(struct ferry_source_config, start_at), 0, "beginning", start_names,
@@ -127,7 +152,23 @@ static const struct key source_keys[] = {
      "checkpoint always resumes at its checkpoint"},
     {"max_line_bytes", KT_INT, 0, OFF(struct ferry_source_config, max_line_bytes), 0, "1048576",
      NULL, NULL, 16, 64L << 20,
-     "longer lines are truncated to this many bytes and counted; the next line is intact"},
+     "longer lines are cut to this many bytes (see `long_lines`) and counted; the next line "
+     "is intact"},
+    {"long_lines", KT_ENUM, 0, OFF(struct ferry_source_config, long_lines), 0, "truncate",
+     long_line_names, NULL, 0, 0,
+     "what happens to a line over `max_line_bytes`: `truncate` keeps its first "
+     "`max_line_bytes` bytes and skips the rest, `split` ships it as several events"},
+    {"partial_flush_ms", KT_INT, 0, OFF(struct ferry_source_config, partial_flush_ms), 0, "0", NULL,
+     NULL, 0, 3600000,
+     "a last line without its newline is shipped after waiting this long for it; 0 waits "
+     "forever (what follows in the file later is then a line of its own)"},
+    {"rotate_wait_ms", KT_INT, 0, OFF(struct ferry_source_config, rotate_wait_ms), 0, "5000", NULL,
+     NULL, 0, 3600000,
+     "a file renamed away from `paths`, deleted, or truncated by copytruncate is still read to "
+     "its end until it has not grown for this long, then closed"},
+    {"multiline", KT_SECTION, 0, 0, 0, NULL, NULL, &multiline_section, 0, 0,
+     "join lines into events (stack traces, tracebacks): `start` or `continue`, `max_lines`, "
+     "`flush_ms`"},
     {"refresh_ms", KT_INT, 0, OFF(struct ferry_source_config, refresh_ms), 0, "1000", NULL, NULL,
      10, 3600000, "how often the glob patterns are expanded again to find new files"},
     {"topic", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, topic), 0, NULL, NULL, NULL, 0,
@@ -580,14 +621,59 @@ static void check_kafka(struct ctx *c, void *obj, const struct ferry_node *map, 
     }
 }
 
+/* A pattern that PCRE2 refuses is reported at the pattern's own position. */
+static void check_pattern(struct ctx *c, const struct ferry_node *ml, const char *key,
+                          const char *pattern, const char *path)
+{
+    int code, line, col;
+    PCRE2_SIZE where;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &where, NULL);
+    if (re) {
+        pcre2_code_free(re);
+        return;
+    }
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(code, msg, sizeof(msg));
+    pos_of(ml, key, &line, &col);
+    ferry_diags_add(c->d, line, col, "%s.multiline.%s: bad pattern at offset %zu: %s", path, key,
+                    (size_t)where, (const char *)msg);
+}
+
+static void check_multiline(struct ctx *c, struct ferry_source_config *s,
+                            const struct ferry_node *map, const char *path)
+{
+    const struct ferry_node *ml = ferry_node_get(map, "multiline");
+    int line, col;
+    if (!ml || ml->type != FERRY_NODE_MAP)
+        return;
+    if (s->ml_start && s->ml_continue) {
+        pos_of(ml, "continue", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.multiline: give 'start' or 'continue', not both",
+                        path);
+    } else if (!s->ml_start && !s->ml_continue) {
+        ferry_diags_add(c->d, ml->line, ml->col, "%s.multiline: needs 'start' or 'continue'", path);
+    }
+    if (s->ml_start)
+        check_pattern(c, ml, "start", s->ml_start, path);
+    if (s->ml_continue)
+        check_pattern(c, ml, "continue", s->ml_continue, path);
+}
+
 static void check_source(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
 {
     struct ferry_source_config *s = obj;
     int line, col;
-    if (s->paths.v && s->paths.n == 0) {
+    if (s->type == FERRY_SOURCE_TAIL && !s->paths.v) {
+        ferry_diags_add(c->d, map->line, map->col, "%s: a tail source needs 'paths'", path);
+    } else if (s->type == FERRY_SOURCE_TAIL && s->paths.n == 0) {
         pos_of(map, "paths", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.paths: needs at least one pattern", path);
+    } else if (s->type == FERRY_SOURCE_STDIN && s->paths.v) {
+        pos_of(map, "paths", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.paths: does not apply to a stdin source", path);
     }
+    check_multiline(c, s, map, path);
     for (size_t i = 0; s->name && c->cfg->sources + i != s; i++) {
         if (c->cfg->sources[i].name && !strcmp(c->cfg->sources[i].name, s->name)) {
             pos_of(map, "name", &line, &col);

@@ -423,6 +423,8 @@ const struct ferry_source_ops *ferry_source_lookup(enum ferry_source_type type)
     switch (type) {
     case FERRY_SOURCE_TAIL:
         return &tail_ops;
+    case FERRY_SOURCE_STDIN:
+        return NULL;
     }
     return NULL;
 }

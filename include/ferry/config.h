@@ -79,7 +79,8 @@ struct ferry_kvs {
 
 enum ferry_acks { FERRY_ACKS_NONE, FERRY_ACKS_LEADER, FERRY_ACKS_ALL };
 enum ferry_start_at { FERRY_START_BEGINNING, FERRY_START_END };
-enum ferry_source_type { FERRY_SOURCE_TAIL };
+enum ferry_source_type { FERRY_SOURCE_TAIL, FERRY_SOURCE_STDIN };
+enum ferry_long_lines { FERRY_LONG_TRUNCATE, FERRY_LONG_SPLIT };
 enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
 enum ferry_format { FERRY_FORMAT_RAW, FERRY_FORMAT_JSON, FERRY_FORMAT_COMBINED };
 
@@ -100,7 +101,14 @@ struct ferry_source_config {
     struct ferry_strv exclude; /* glob patterns matched against the full path */
     enum ferry_start_at start_at;
     long max_line_bytes;
+    enum ferry_long_lines long_lines;
+    long partial_flush_ms; /* 0: never */
+    long rotate_wait_ms;
     long refresh_ms;
+    char *ml_start;    /* multiline.start: PCRE2 pattern, or NULL */
+    char *ml_continue; /* multiline.continue: PCRE2 pattern, or NULL */
+    long ml_max_lines;
+    long ml_flush_ms;
     char *topic;
     enum ferry_acks acks;
 };
