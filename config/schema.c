@@ -664,9 +664,9 @@ static void check_source(struct ctx *c, void *obj, const struct ferry_node *map,
 {
     struct ferry_source_config *s = obj;
     int line, col;
-    if (s->type == FERRY_SOURCE_TAIL && !s->paths.v) {
-        ferry_diags_add(c->d, map->line, map->col, "%s: a tail source needs 'paths'", path);
-    } else if (s->type == FERRY_SOURCE_TAIL && s->paths.n == 0) {
+    if (s->type == FERRY_SOURCE_TAIL && !ferry_node_get(map, "paths")) {
+        ferry_diags_add(c->d, map->line, map->col, "%s: missing required key 'paths'", path);
+    } else if (s->type == FERRY_SOURCE_TAIL && s->paths.v && s->paths.n == 0) {
         pos_of(map, "paths", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.paths: needs at least one pattern", path);
     } else if (s->type == FERRY_SOURCE_STDIN && s->paths.v) {

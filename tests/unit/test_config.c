@@ -275,10 +275,11 @@ static void bad_source_enums(void **state)
         "      acks: 2\n"
         "      start_at: middle\n"
         "      type: journald\n",
-        NAME ":7:13: agent.sources[0].acks: invalid value '2' (expected one of: 0, 1, all)\n" NAME
-             ":8:17: agent.sources[0].start_at: invalid value 'middle' (expected one of: "
-             "beginning, end)\n" NAME
-             ":9:13: agent.sources[0].type: invalid value 'journald' (expected one of: tail)\n");
+        NAME
+        ":7:13: agent.sources[0].acks: invalid value '2' (expected one of: 0, 1, all)\n" NAME
+        ":8:17: agent.sources[0].start_at: invalid value 'middle' (expected one of: "
+        "beginning, end)\n" NAME
+        ":9:13: agent.sources[0].type: invalid value 'journald' (expected one of: tail, stdin)\n");
 }
 
 static void bad_worker_enums(void **state)
@@ -310,8 +311,8 @@ static void missing_required_keys(void **state)
                  "  workers:\n"
                  "    - name: db\n"
                  "      topics: [web]\n",
-                 NAME ":4:7: agent.sources[0]: missing required key 'paths'\n" NAME
-                      ":4:7: agent.sources[0]: missing required key 'topic'\n" NAME
+                 NAME ":4:7: agent.sources[0]: missing required key 'topic'\n" NAME
+                      ":4:7: agent.sources[0]: missing required key 'paths'\n" NAME
                       ":7:7: sinks.workers[0]: missing required key 'type'\n");
 }
 
