@@ -27,7 +27,8 @@ static const char usage_text[] =
     "  run -c FILE          agent and sinks in one process (single node, demos)\n"
     "  check -c FILE        validate FILE; print 'ok' or every error as file:line:column\n"
     "  mock-kafka --brokers N --topic NAME:PARTITIONS [--topic ...] [--bootstrap-file F]\n"
-    "                       run an in-memory Kafka cluster (librdkafka's mock) until SIGTERM\n"
+    "                       run an in-memory Kafka cluster (librdkafka's mock) until SIGTERM;\n"
+    "                       SIGUSR1 takes every broker down, SIGUSR2 brings them back\n"
     "  config reference     print every configuration key as Markdown\n"
     "\n"
     "options:\n"
@@ -254,8 +255,18 @@ static int cmd_mock_kafka(int argc, char **argv)
     ferry_info("mock-kafka", "%d brokers at %s", brokers, bs);
     printf("%s\n", bs);
     fflush(stdout);
+    /* For outage tests: SIGUSR1 takes every broker down (connections refused, clients retry),
+     * SIGUSR2 brings them back. */
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     int sig;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+        int up = sig == SIGUSR2;
+        for (int b = 1; b <= brokers; b++)
+            ferry_mock_broker_set(m, b, up);
+        ferry_info("mock-kafka", "every broker %s", up ? "up again" : "down");
+    }
     ferry_mock_destroy(m);
     return 0;
 }
