@@ -27,6 +27,7 @@
 #   FERRY_MYSQL_PORT       fixed port for mariadb
 #   FERRY_MYSQL_PASSWORD   password of the 'ferry' user (default ferry-test-pw)
 #   FERRY_REDIS_PORT       fixed port for redis
+#   FERRY_REDIS_DURABLE=1  redis with an fsynced append-only file (kept across a restart)
 #   FERRY_ZK_PORT          fixed client port for zookeeper
 #   FERRY_ZK_LOG_LEVEL     zookeeper log level (default warn)
 #   FERRY_ZK_CLASSPATH     replaces the zookeeper classpath built from /usr/share/java
@@ -106,6 +107,8 @@ import os, random, socket, struct, sys
 
 def can_bind(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # as the servers do: connections of a stopped server in TIME_WAIT do not hold the port
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
         return True
@@ -647,8 +650,15 @@ mariadb_cleanup() {
 redis_cmd() {
     local d
     d=$(comp_dir redis)
-    CMD=(redis-server --port "${PORTS[0]}" --bind 127.0.0.1 --save "" --appendonly no
-        --daemonize no --dir "$d" --logfile "$d/log")
+    CMD=(redis-server --port "${PORTS[0]}" --bind 127.0.0.1 --save "" --daemonize no --dir "$d"
+        --logfile "$d/log")
+    # FERRY_REDIS_DURABLE=1: every write in the append-only file before the reply, so that a
+    # restarted server has everything it acknowledged (restart tests)
+    if [[ ${FERRY_REDIS_DURABLE:-} == 1 ]]; then
+        CMD+=(--appendonly yes --appendfsync always)
+    else
+        CMD+=(--appendonly no)
+    fi
 }
 
 redis_check() {
