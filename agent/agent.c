@@ -1,4 +1,5 @@
 /* ferry: the agent — every source read on one thread, each into its own producer. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "ferry/agent.h"
 #include "ferry/err.h"
 #include "ferry/kafka.h"
+#include "ferry/keyer.h"
 #include "ferry/log.h"
 #include "ferry/source.h"
 
@@ -15,6 +17,8 @@ struct agent_source {
     const struct ferry_source_ops *ops;
     struct ferry_source *src;
     struct ferry_producer *prod;
+    struct ferry_keyer *keyer;         /* partitioning.mode key; else NULL */
+    uint64_t keys[FERRY_KEY_NRESULTS]; /* events sent, by what key extraction found */
     int refused; /* the producer refused an event for good (logged); counted */
 };
 
@@ -38,11 +42,31 @@ static void on_delivery(void *opaque, uint64_t pos, int ok)
     as->ops->acked(as->src, pos, ok);
 }
 
+static const char *fallback_name(enum ferry_partition_fallback f)
+{
+    return f == FERRY_FALLBACK_EXPLICIT      ? "explicit"
+           : f == FERRY_FALLBACK_ROUND_ROBIN ? "round_robin"
+                                             : "default";
+}
+
 static int on_emit(void *opaque, const struct ferry_event *ev)
 {
     struct agent_source *as = opaque;
+    struct ferry_event keyed;
+    enum ferry_key_result kr = FERRY_KEY_OK;
     char err[512];
+    if (as->keyer) {
+        keyed = *ev;
+        kr = ferry_keyer_extract(as->keyer, ev->data, ev->len, &keyed.key, &keyed.key_len);
+        ev = &keyed;
+    }
     int rc = ferry_producer_send(as->prod, ev, err, sizeof(err));
+    if (rc == 0 && as->keyer && as->keys[kr]++ == 0 && kr != FERRY_KEY_OK)
+        ferry_warn("agent",
+                   "%s: an event without a key (%s) goes to fallback %s; such events "
+                   "are counted from here on",
+                   as->cfg->name, ferry_keyer_result_name(kr),
+                   fallback_name(as->cfg->partitioning.fallback));
     if (rc < 0 && rc != FERRY_ERR_AGAIN) {
         as->refused++;
         ferry_error("agent", "%s: %s", as->cfg->name, err);
@@ -80,6 +104,11 @@ int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg, co
             break;
         }
         a->n++;
+        if (as->cfg->partitioning.mode == FERRY_PARTITION_KEY) {
+            rc = ferry_keyer_new(&as->keyer, &as->cfg->partitioning.key, err, errlen);
+            if (rc < 0)
+                break;
+        }
         rc = as->ops->open(&as->src, as->cfg, cfg->state_dir, err, errlen);
         if (rc < 0)
             break;
@@ -111,6 +140,34 @@ static uint64_t in_flight(struct ferry_agent *a)
     return n;
 }
 
+/* "web: 980 events keyed, 20 without a key (fallback round_robin): not json 15, no field 5" */
+static void log_keys(const struct agent_source *as)
+{
+    char why[512] = "";
+    uint64_t missed = 0;
+    for (int r = FERRY_KEY_OK + 1; r < FERRY_KEY_NRESULTS; r++) {
+        size_t l = strlen(why);
+        missed += as->keys[r];
+        if (as->keys[r])
+            snprintf(why + l, sizeof(why) - l, "%s%s %llu", l ? ", " : ": ",
+                     ferry_keyer_result_name(r), (unsigned long long)as->keys[r]);
+    }
+    ferry_info("agent", "%s: %llu events keyed, %llu without a key (fallback %s)%s", as->cfg->name,
+               (unsigned long long)as->keys[FERRY_KEY_OK], (unsigned long long)missed,
+               fallback_name(as->cfg->partitioning.fallback), why);
+}
+
+/* Every source ended for good (standard input closed) and Kafka has all it sent. */
+static bool all_finished(struct ferry_agent *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const struct agent_source *as = &a->v[i];
+        if (!as->ops->finished || !as->ops->finished(as->src))
+            return false;
+    }
+    return in_flight(a) == 0;
+}
+
 int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     int64_t next_cp = mono_ms() + a->cfg->checkpoint_ms;
@@ -137,6 +194,10 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
             checkpoint_all(a);
             next_cp = mono_ms() + a->cfg->checkpoint_ms;
         }
+        if (read == 0 && all_finished(a)) {
+            ferry_info("agent", "every source ended and Kafka acknowledged all: stopping");
+            break;
+        }
     }
 
     /* Stop reading; give Kafka shutdown_timeout_ms to acknowledge what is in flight. */
@@ -155,6 +216,9 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
         ferry_info("agent", "%s: %llu lines acknowledged by Kafka, %llu failed", a->v[i].cfg->name,
                    (unsigned long long)ferry_producer_acked(a->v[i].prod),
                    (unsigned long long)ferry_producer_failed(a->v[i].prod));
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].keyer)
+            log_keys(&a->v[i]);
     return 0;
 }
 
@@ -165,6 +229,7 @@ void ferry_agent_destroy(struct ferry_agent *a)
     for (size_t i = 0; i < a->n; i++) {
         /* the producer first: its purge may still report to the source */
         ferry_producer_destroy(a->v[i].prod);
+        ferry_keyer_destroy(a->v[i].keyer);
         if (a->v[i].src)
             a->v[i].ops->close(a->v[i].src);
     }

@@ -125,9 +125,55 @@ int ferry_checkpoint_read(const char *file, struct ferry_checkpoint *cp, char *e
         e->dev = (uint64_t)json_integer_value(dev);
         e->ino = (uint64_t)json_integer_value(ino);
         e->offset = json_integer_value(off);
+        const char *fp = json_string_value(json_object_get(f, "fp"));
+        json_t *fp_len = json_object_get(f, "fp_len");
+        if (fp && json_is_integer(fp_len) && json_integer_value(fp_len) > 0) {
+            e->fp = strtoull(fp, NULL, 16);
+            e->fp_len = (size_t)json_integer_value(fp_len);
+        }
     }
     json_decref(root);
     return 0;
+}
+
+uint64_t ferry_fingerprint(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* A copy of s in which every byte that is not part of valid UTF-8 is '?': JSON strings must
+ * be UTF-8, and a path may be any bytes. NULL when out of memory. */
+static char *utf8_or_marks(const char *s)
+{
+    char *out = strdup(s);
+    unsigned char *p = (unsigned char *)out;
+    if (!out)
+        return NULL;
+    while (*p) {
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        size_t ok = n;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                ok = 0;
+        if (n == 2 && *p < 0xc2)
+            ok = 0; /* overlong */
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+    return out;
 }
 
 int ferry_checkpoint_write(const char *file, const struct ferry_checkpoint *cp, char *err,
@@ -138,12 +184,20 @@ int ferry_checkpoint_write(const char *file, const struct ferry_checkpoint *cp, 
     int fd = -1, rc = 0;
     char *text = NULL;
 
-    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "version", json_integer(2));
     for (size_t i = 0; i < cp->n; i++) {
         const struct ferry_checkpoint_entry *e = &cp->v[i];
-        json_array_append_new(files, json_pack("{s:s, s:I, s:I, s:I}", "path", e->path, "dev",
-                                               (json_int_t)e->dev, "ino", (json_int_t)e->ino,
-                                               "offset", (json_int_t)e->offset));
+        char fp[17], *path = utf8_or_marks(e->path);
+        snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)e->fp);
+        json_t *item = json_pack("{s:s, s:I, s:I, s:I, s:s, s:I}", "path", path ? path : "?", "dev",
+                                 (json_int_t)e->dev, "ino", (json_int_t)e->ino, "offset",
+                                 (json_int_t)e->offset, "fp", fp, "fp_len", (json_int_t)e->fp_len);
+        free(path);
+        if (!item || json_array_append_new(files, item) < 0) {
+            json_decref(root);
+            json_decref(files);
+            return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "checkpoint %s: out of memory", file);
+        }
     }
     json_object_set_new(root, "files", files);
     text = json_dumps(root, JSON_INDENT(1));

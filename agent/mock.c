@@ -100,7 +100,7 @@ static int seen(char **names, size_t n, const char *t)
 struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *err, size_t errlen)
 {
     struct ferry_mock *m = ferry_mock_new((int)cfg->kafka.embedded_brokers, err, errlen);
-    size_t cap = cfg->nsources + 1, n = 0;
+    size_t cap = cfg->nsources + 2, n = 0;
     char **names;
 
     if (!m)
@@ -120,6 +120,8 @@ struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *e
         for (size_t j = 0; j < cfg->workers[i].topics.n; j++)
             if (!seen(names, n, cfg->workers[i].topics.v[j]))
                 names[n++] = cfg->workers[i].topics.v[j];
+    if (cfg->nworkers && cfg->dead_letter_topic && !seen(names, n, cfg->dead_letter_topic))
+        names[n++] = cfg->dead_letter_topic;
     for (size_t i = 0; i < n; i++) {
         if (ferry_mock_topic(m, names[i], (int)cfg->kafka.embedded_partitions, err, errlen) < 0) {
             free(names);

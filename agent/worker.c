@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ferry/agent.h"
+#include "ferry/dlq.h"
 #include "ferry/err.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
@@ -34,6 +35,7 @@ struct ferry_worker {
     rd_kafka_t *rk;
     const struct ferry_sink_ops *ops;
     struct ferry_sink *sink;
+    struct ferry_dlq *dlq;
     rd_kafka_message_t **batch;
     size_t n;
     int64_t batch_started_ms;
@@ -95,16 +97,35 @@ static void rewind_batch(struct ferry_worker *wk)
     drop_batch(wk);
 }
 
+/* The sink cannot write event m of the batch: it goes to the dead-letter topic. */
+static void on_reject(void *opaque, const rd_kafka_message_t *m, const char *reason)
+{
+    struct ferry_worker *wk = opaque;
+    ferry_dlq_add(wk->dlq, m, reason);
+}
+
+/* Before the sink commits: the rejected events are in the dead-letter topic. */
+static int on_before_commit(void *opaque)
+{
+    struct ferry_worker *wk = opaque;
+    char err[512];
+    int rc = ferry_dlq_flush(wk->dlq, err, sizeof(err));
+    if (rc < 0)
+        ferry_error("worker", "%s: %s", wk->w->name, err);
+    return rc;
+}
+
 /* Writes the batch. Returns 0 when it is durable and its offsets are stored. */
 static int flush(struct ferry_worker *wk)
 {
     char err[1024];
-    struct ferry_batch b = {wk->batch, wk->n};
+    struct ferry_batch b = {wk->batch, wk->n, on_reject, on_before_commit, wk};
     int rc;
 
     if (!wk->n)
         return 0;
     rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
+    ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
     if (rc < 0) {
         wk->failures++;
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
@@ -214,6 +235,11 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, wk);
 
+    wk->dlq = ferry_dlq_new(cfg, bootstrap, w->name, wk->group, err, errlen);
+    if (!wk->dlq) {
+        rc = FERRY_ERR_INVALID;
+        goto fail;
+    }
     rc = wk->ops->open(&wk->sink, w, wk->group, err, errlen);
     if (rc == FERRY_ERR_RETRY) {
         ferry_warn("worker", "%s: %s: will retry", w->name, err);
@@ -319,8 +345,11 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
         rewind_batch(wk);
     commit_sync(wk);
     rd_kafka_consumer_close(wk->rk);
-    ferry_info("worker", "%s: stopped; %llu events written, %llu failed writes", wk->w->name,
-               (unsigned long long)wk->written, (unsigned long long)wk->failures);
+    ferry_info("worker",
+               "%s: stopped; %llu events written, %llu to the dead-letter topic, %llu failed "
+               "writes",
+               wk->w->name, (unsigned long long)wk->written,
+               (unsigned long long)ferry_dlq_sent(wk->dlq), (unsigned long long)wk->failures);
     return 0;
 }
 
@@ -339,6 +368,7 @@ void ferry_worker_destroy(struct ferry_worker *wk)
         rd_kafka_destroy(wk->rk);
     if (wk->sink)
         wk->ops->close(wk->sink);
+    ferry_dlq_destroy(wk->dlq);
     free(wk->batch);
     free(wk);
 }

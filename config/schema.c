@@ -18,6 +18,9 @@
 
 #include "ferry/config.h"
 #include "ferry/err.h"
+#include "ferry/fields.h"
+#include "ferry/keyer.h"
+#include "ferry/mapping.h"
 
 enum ktype {
     KT_STRING,
@@ -29,6 +32,8 @@ enum ktype {
     KT_CMDS,    /* struct ferry_strv * + size_t count: a list of lists of scalars */
     KT_SECTION, /* a nested mapping whose keys live in the same object (at off) */
     KT_LIST,    /* an array of sub->size objects + size_t count: a list of mappings */
+    KT_NAMED,   /* like KT_LIST, from a mapping of name -> item; each object's first member is
+                   its name (char *); a scalar item is shorthand for the sub-section's first key */
 };
 
 #define K_REQUIRED 1u
@@ -67,7 +72,15 @@ static const char *const start_names[] = {"beginning", "end", NULL};
 static const char *const source_type_names[] = {"tail", "stdin", NULL};
 static const char *const long_line_names[] = {"truncate", "split", NULL};
 static const char *const sink_type_names[] = {"mysql", "redis", NULL};
+static const char *const mysql_mode_names[] = {"insert", "upsert", NULL};
+static const char *const column_type_names[] = {"string",   "int",  "float", "bool",
+                                                "datetime", "json", NULL};
+static const char *const time_format_names[] = {"auto",    "iso8601",  "clf",
+                                                "epoch_s", "epoch_ms", NULL};
 static const char *const format_names[] = {"raw", "json", "combined", NULL};
+static const char *const partition_mode_names[] = {"default", "key", "explicit", "round_robin",
+                                                   NULL};
+static const char *const fallback_names[] = {"default", "round_robin", "explicit", NULL};
 
 const char *ferry_acks_name(enum ferry_acks a)
 {
@@ -86,6 +99,9 @@ const char *ferry_format_name(enum ferry_format f)
 static void check_kafka(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_source(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_worker(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_column(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_key(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_partitioning(struct ctx *, void *, const struct ferry_node *, const char *);
 
 static const struct key embedded_keys[] = {
     {"brokers", KT_INT, 0, OFF(struct ferry_kafka_config, embedded_brokers), 0, "3", NULL, NULL, 1,
@@ -134,6 +150,50 @@ static const struct key multiline_keys[] = {
 };
 static const struct section multiline_section = {"multiline", multiline_keys, 0, NULL};
 
+static const struct key key_keys[] = {
+    {"json_field", KT_STRING, 0, OFF(struct ferry_key_config, json_field), 0, NULL, NULL, NULL, 0,
+     0,
+     "a top-level member of a JSON object line: a string gives its text (an empty string is "
+     "an empty key, not a missing one), a number its JSON text as written (`1.50` stays "
+     "`1.50`)"},
+    {"regex", KT_STRING, 0, OFF(struct ferry_key_config, regex), 0, NULL, NULL, NULL, 0, 0,
+     "a PCRE2 pattern searched in the line (UTF-8 mode: invalid UTF-8 never matches); the key "
+     "is the text of its first capture group, or of `group`"},
+    {"group", KT_STRING, 0, OFF(struct ferry_key_config, group), 0, NULL, NULL, NULL, 0, 0,
+     "with `regex`: the group that holds the key, by name (`(?<user>\\w+)`) or number (0: the "
+     "whole match)"},
+    {"static", KT_STRING, 0, OFF(struct ferry_key_config, static_key), 0, NULL, NULL, NULL, 0, 0,
+     "the same key for every event: they all go to the one partition Java would choose for it"},
+    {0},
+};
+static const struct section key_section = {"key", key_keys, 0, check_key};
+
+static const struct key partitioning_keys[] = {
+    {"mode", KT_ENUM, 0, OFF(struct ferry_partitioning_config, mode), 0, "default",
+     partition_mode_names, NULL, 0, 0,
+     "`default`: librdkafka's choice for unkeyed messages (one partition for a few ms, then "
+     "another at random); `key`: a key taken from each event (see `key`) and hashed with "
+     "murmur2 as the Java client does, so a key lands where a Java producer would put it; "
+     "`explicit`: every event to `partition`; `round_robin`: each event to the next "
+     "available partition in turn"},
+    {"key", KT_SECTION, 0, OFF(struct ferry_partitioning_config, key), 0, NULL, NULL, &key_section,
+     0, 0,
+     "with `mode: key`, where the key comes from: exactly one of `json_field`, `regex`, "
+     "`static`"},
+    {"fallback", KT_ENUM, 0, OFF(struct ferry_partitioning_config, fallback), 0, "default",
+     fallback_names, NULL, 0, 0,
+     "with `mode: key`, where an event goes when its key cannot be extracted (not JSON, field "
+     "absent or not a string or number, no match): `default`, `round_robin` or `explicit` "
+     "(to `partition`); such events are counted and shipped, never dropped"},
+    {"partition", KT_INT, 0, OFF(struct ferry_partitioning_config, partition), 0, NULL, NULL, NULL,
+     0, 2147483647,
+     "the partition of `mode: explicit` and of `fallback: explicit`; the agent refuses to start "
+     "when the topic has no such partition"},
+    {0},
+};
+static const struct section partitioning_section = {"partitioning", partitioning_keys, 0,
+                                                    check_partitioning};
+
 static const struct key source_keys[] = {
     {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_source_config, name), 0, NULL, NULL, NULL, 0,
      0, "unique name of the source; checkpoints are kept under it"},
@@ -175,6 +235,13 @@ static const struct key source_keys[] = {
      0, "Kafka topic every line of this source is produced to"},
     {"acks", KT_ENUM, 0, OFF(struct ferry_source_config, acks), 0, "all", acks_names, NULL, 0, 0,
      "`0`, `1` or `all`; `all` also turns on idempotence (no duplicates from retries)"},
+    {"partitioning", KT_SECTION, 0, OFF(struct ferry_source_config, partitioning), 0, NULL, NULL,
+     &partitioning_section, 0, 0,
+     "how events are spread over the topic's partitions: `mode`, `key`, `fallback`, "
+     "`partition`"},
+    {"headers", KT_BOOL, 0, OFF(struct ferry_source_config, headers), 0, "true", NULL, NULL, 0, 0,
+     "provenance headers on every record: `ferry.host` (this host's name), `ferry.path` (the "
+     "file) and `ferry.offset` (the event's byte offset in it, in decimal)"},
     {0},
 };
 static const struct section source_section = {"agent.sources[]", source_keys,
@@ -237,6 +304,35 @@ static const struct key batch_keys[] = {
 };
 static const struct section batch_section = {"batch", batch_keys, 0, NULL};
 
+static const struct key column_keys[] = {
+    {"field", KT_STRING, 0, OFF(struct ferry_column_config, field), 0, NULL, NULL, NULL, 0, 0,
+     "the field the value comes from (default: the column's name): a field of the `format`, or "
+     "metadata: `topic`, `partition`, `offset`, `kafka_timestamp` (ms), `ts`, `header.NAME` "
+     "(a Kafka header's value), `raw`, …"},
+    {"type", KT_ENUM, 0, OFF(struct ferry_column_config, type), 0, "string", column_type_names,
+     NULL, 0, 0,
+     "`string` (TEXT), `int` (BIGINT), `float` (DOUBLE), `bool` (TINYINT(1); true/false, "
+     "yes/no, 1/0), `datetime` (DATETIME(3), UTC) or `json` (JSON); an event whose value does "
+     "not convert goes to the dead-letter topic, with the column and the reason"},
+    {"format", KT_ENUM, 0, OFF(struct ferry_column_config, time_format), 0, "auto",
+     time_format_names, NULL, 0, 0,
+     "datetime columns: `iso8601` (`2026-11-25T18:31:41.5+01:00`; no zone: UTC), `clf` "
+     "(access-log time `25/Nov/2026:18:31:41 +0100`), `epoch_s` (seconds, fraction allowed), "
+     "`epoch_ms`, or `auto`: ISO 8601 or access-log time by their shape (milliseconds for "
+     "`ts` and `kafka_timestamp`)"},
+    {"default", KT_STRING, 0, OFF(struct ferry_column_config, def), 0, NULL, NULL, NULL, 0, 0,
+     "the value when the field is missing, written as the field would be; it must convert"},
+    {"null", KT_BOOL, 0, OFF(struct ferry_column_config, null), 0, "true", NULL, NULL, 0, 0,
+     "a missing field without `default` is NULL; `false`: the event goes to the dead-letter "
+     "topic instead (NOT NULL when ferry creates the table; always so for upsert key columns)"},
+    {"length", KT_INT, 0, OFF(struct ferry_column_config, length), 0, NULL, NULL, NULL, 1, 16383,
+     "string columns: VARCHAR(length) instead of TEXT when ferry creates the table (a key "
+     "column without it is VARCHAR(255))"},
+    {0},
+};
+static const struct section column_section = {"column", column_keys,
+                                              sizeof(struct ferry_column_config), check_column};
+
 static const struct key worker_keys[] = {
     {"name", KT_STRING, K_REQUIRED, OFF(struct ferry_worker_config, name), 0, NULL, NULL, NULL, 0,
      0, "unique name; the worker's consumer group is `<sinks.group>.<name>`"},
@@ -257,8 +353,20 @@ static const struct key worker_keys[] = {
      "mysql workers: the table rows go to"},
     {"create_table", KT_BOOL, 0, OFF(struct ferry_worker_config, create_table), 0, "true", NULL,
      NULL, 0, 0, "mysql workers: create the table (and `ferry_offsets`) if absent"},
-    {"columns", KT_KVS, 0, OFF(struct ferry_worker_config, columns), 0, NULL, NULL, NULL, 0, 0,
-     "mysql workers: `column: field` pairs stored besides the fixed columns"},
+    {"columns", KT_NAMED, 0, OFF(struct ferry_worker_config, columns),
+     OFF(struct ferry_worker_config, ncolumns), NULL, NULL, &column_section, 0, 0,
+     "mysql workers: the table's own columns besides ferry's, each `column: field` (a string "
+     "column) or `column: {field, type, format, default, null, length}`"},
+    {"mode", KT_ENUM, 0, OFF(struct ferry_worker_config, mode), 0, "insert", mysql_mode_names, NULL,
+     0, 0,
+     "mysql workers: `insert` (a row per event, primary key topic, partition, offset) or "
+     "`upsert` (a row per `key`: INSERT … ON DUPLICATE KEY UPDATE of the other columns)"},
+    {"key", KT_STRLIST, 0, OFF(struct ferry_worker_config, key), 0, NULL, NULL, NULL, 0, 0,
+     "mysql workers, `mode: upsert`: the columns of the table's unique key (names from "
+     "`columns`); `create_table` makes them the primary key"},
+    {"raw", KT_BOOL, 0, OFF(struct ferry_worker_config, store_raw), 0, "true", NULL, NULL, 0, 0,
+     "mysql workers: store the event as it was read in column `raw`; `false` leaves that "
+     "column out (of the table ferry creates, and of every row)"},
     {"redis", KT_SECTION, 0, OFF(struct ferry_worker_config, redis), 0, NULL, NULL, &redis_section,
      0, 0, "redis workers: the connection"},
     {"commands", KT_CMDS, 0, OFF(struct ferry_worker_config, commands),
@@ -273,6 +381,12 @@ static const struct section worker_section = {"sinks.workers[]", worker_keys,
 static const struct key sinks_keys[] = {
     {"group", KT_STRING, 0, OFF(struct ferry_config, group), 0, "ferry", NULL, NULL, 0, 0,
      "prefix of the workers' consumer group ids"},
+    {"dead_letter_topic", KT_STRING, 0, OFF(struct ferry_config, dead_letter_topic), 0, "ferry-dlq",
+     NULL, NULL, 0, 0,
+     "where a worker sends an event it cannot write (it does not parse, a value does not "
+     "convert, the server refuses the row): unchanged, with headers saying why and where it "
+     "came from; the sink commits only after Kafka has it, so none is lost (a missing topic "
+     "stops the partition until it exists)"},
     {"workers", KT_LIST, 0, OFF(struct ferry_config, workers), OFF(struct ferry_config, nworkers),
      NULL, NULL, &worker_section, 0, 0, "the sink workers (list)"},
     {0},
@@ -294,6 +408,8 @@ static const struct section root_section = {"", root_keys, 0, NULL};
 
 static void load_map(struct ctx *c, const struct section *s, char *base,
                      const struct ferry_node *map, const char *path);
+static void load_named(struct ctx *c, const struct key *k, char *base, const struct ferry_node *n,
+                       const char *path);
 
 static void join(char *out, size_t len, const char *path, const char *name)
 {
@@ -349,12 +465,17 @@ static int scalar_text(struct ctx *c, const struct ferry_node *n, const char *pa
     return -1;
 }
 
+/* 0, -1 when s is not a decimal integer, -2 when it is one too large for a long. */
 static int parse_long(const char *s, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || isspace((unsigned char)*s))
+    if (end == s || *end || isspace((unsigned char)*s))
+        return -1;
+    if (errno == ERANGE)
+        return -2;
+    if (errno)
         return -1;
     *out = v;
     return 0;
@@ -414,9 +535,13 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
         long v;
         if (scalar_text(c, n, path, "an integer") < 0)
             break;
-        if (parse_long(n->scalar, &v) < 0)
+        int rc = parse_long(n->scalar, &v);
+        if (rc == -1)
             ferry_diags_add(c->d, n->line, n->col, "%s: expected an integer, got '%s'", path,
                             n->scalar);
+        else if (rc < 0)
+            ferry_diags_add(c->d, n->line, n->col, "%s: %s is out of range (%ld to %ld)", path,
+                            n->scalar, k->min, k->max);
         else if (v < k->min || v > k->max)
             ferry_diags_add(c->d, n->line, n->col, "%s: %ld is out of range (%ld to %ld)", path, v,
                             k->min, k->max);
@@ -527,6 +652,40 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
         }
         break;
     }
+    case KT_NAMED:
+        load_named(c, k, base, n, path);
+        break;
+    }
+}
+
+/* KT_NAMED: `name: {key: value, …}`, or `name: value` for the sub-section's first key. */
+static void load_named(struct ctx *c, const struct key *k, char *base, const struct ferry_node *n,
+                       const char *path)
+{
+    char **arr = (char **)(base + k->off);
+    size_t *count = (size_t *)(base + k->count_off);
+    if (n->type != FERRY_NODE_MAP) {
+        ferry_diags_add(c->d, n->line, n->col, "%s: expected a mapping, got %s", path,
+                        ferry_node_type_name(n));
+        return;
+    }
+    *arr = calloc(n->n ? n->n : 1, k->sub->size);
+    for (size_t i = 0; i < n->n; i++) {
+        char p[256];
+        const struct ferry_node *item = n->items[i];
+        char *obj = *arr + *count * k->sub->size;
+        join(p, sizeof(p), path, n->keys[i]->scalar);
+        if (item->type == FERRY_NODE_SEQ || (item->type == FERRY_NODE_SCALAR && !item->scalar)) {
+            ferry_diags_add(c->d, item->line, item->col,
+                            "%s: expected a string or a mapping, got %s", p,
+                            ferry_node_type_name(item));
+            continue;
+        }
+        *(char **)obj = strdup(n->keys[i]->scalar);
+        (*count)++;
+        if (item->type == FERRY_NODE_SCALAR)
+            load_value(c, &k->sub->keys[0], obj, item, p);
+        load_map(c, k->sub, obj, item->type == FERRY_NODE_MAP ? item : NULL, p);
     }
 }
 
@@ -541,6 +700,28 @@ static void load_default(struct ctx *c, const struct key *k, char *base, const c
         return;
     struct ferry_node n = {.type = FERRY_NODE_SCALAR, .scalar = (char *)k->def};
     load_value(c, k, base, &n, path);
+}
+
+/* A section key written with nothing under it ("mysql:") gets the section's defaults; when
+ * the section has required keys, they are missing, and that is said at the empty value. */
+static void empty_section(struct ctx *c, const struct key *k, const struct ferry_node *v,
+                          const char *path)
+{
+    char need[256] = "";
+    size_t total = 0, n = 0;
+    for (const struct key *sk = k->sub->keys; sk->name; sk++)
+        total += (sk->flags & K_REQUIRED) != 0;
+    if (total == 0)
+        return;
+    for (const struct key *sk = k->sub->keys; sk->name; sk++) {
+        if (!(sk->flags & K_REQUIRED))
+            continue;
+        size_t len = strlen(need);
+        snprintf(need + len, sizeof(need) - len, "%s'%s'",
+                 n == 0 ? "" : (n + 1 == total ? " and " : ", "), sk->name);
+        n++;
+    }
+    ferry_diags_add(c->d, v->line, v->col, "%s: is empty (needs %s)", path, need);
 }
 
 /* Loads `map` into the object at base. map NULL: the section is absent, so only defaults
@@ -562,8 +743,12 @@ static void load_map(struct ctx *c, const struct section *s, char *base,
         char p[256];
         join(p, sizeof(p), path, k->name);
         const struct ferry_node *v = ferry_node_get(map, k->name);
-        if (v && !(v->type == FERRY_NODE_SCALAR && !v->scalar && k->type == KT_SECTION)) {
+        int empty = v && v->type == FERRY_NODE_SCALAR && !v->scalar && k->type == KT_SECTION;
+        if (v && !empty) {
             load_value(c, k, base, v, p);
+        } else if (empty) {
+            empty_section(c, k, v, p);
+            load_default(c, k, base, p);
         } else if ((k->flags & K_REQUIRED) && map) {
             ferry_diags_add(c->d, map->line, map->col, "%s%smissing required key '%s'", path,
                             *path ? ": " : "", k->name);
@@ -708,10 +893,220 @@ static void resolve_password(struct ctx *c, char **password, const char *env,
         *password = strdup(v);
 }
 
+/* partitioning.key: exactly one kind of key; a regex PCRE2 compiles, with the group named. */
+static void check_key(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    static const char *const kinds[] = {"json_field", "regex", "static", NULL};
+    struct ferry_key_config *k = obj;
+    const char *first = NULL;
+    char e[512];
+    int line, col;
+    if (!map)
+        return; /* absent: check_partitioning says whether it is needed */
+    for (int i = 0; kinds[i]; i++) {
+        if (!ferry_node_get(map, kinds[i]))
+            continue;
+        if (first) {
+            pos_of(map, kinds[i], &line, &col);
+            ferry_diags_add(c->d, line, col,
+                            "%s: give one of json_field, regex and static, not "
+                            "both %s and %s",
+                            path, first, kinds[i]);
+        } else {
+            first = kinds[i];
+        }
+    }
+    if (!first)
+        ferry_diags_add(c->d, map->line, map->col, "%s: needs one of json_field, regex or static",
+                        path);
+    if (k->group && !ferry_node_get(map, "regex")) {
+        pos_of(map, "group", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.group: applies only with regex", path);
+    }
+    if (!k->regex)
+        return;
+    /* the pattern first, at its own position; then the group, at the group's */
+    const char *key = "regex";
+    if (ferry_keyer_check_regex(k->regex, "0", e, sizeof(e)) == 0) {
+        if (ferry_keyer_check_regex(k->regex, k->group, e, sizeof(e)) == 0)
+            return;
+        if (k->group)
+            key = "group";
+    }
+    pos_of(map, key, &line, &col);
+    ferry_diags_add(c->d, line, col, "%s.%s: %s", path, key, e);
+}
+
+static void check_partitioning(struct ctx *c, void *obj, const struct ferry_node *map,
+                               const char *path)
+{
+    struct ferry_partitioning_config *p = obj;
+    const struct ferry_node *key = ferry_node_get(map, "key");
+    int keyed = p->mode == FERRY_PARTITION_KEY, line, col;
+    int explicit =
+        p->mode == FERRY_PARTITION_EXPLICIT || (keyed && p->fallback == FERRY_FALLBACK_EXPLICIT);
+    if (!ferry_node_get(map, "partition"))
+        p->partition = -1;
+    if (keyed && (!key || (key->type == FERRY_NODE_SCALAR && !key->scalar))) {
+        pos_of(map, "mode", &line, &col);
+        ferry_diags_add(c->d, line, col,
+                        "%s: mode key needs a 'key' section (json_field, regex "
+                        "or static)",
+                        path);
+    }
+    static const char *const keyed_only[] = {"key", "fallback", NULL};
+    for (int i = 0; !keyed && keyed_only[i]; i++) {
+        if (ferry_node_get(map, keyed_only[i])) {
+            pos_of(map, keyed_only[i], &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.%s: applies only with mode: key", path,
+                            keyed_only[i]);
+        }
+    }
+    if (explicit && !ferry_node_get(map, "partition")) {
+        pos_of(map, p->mode == FERRY_PARTITION_EXPLICIT ? "mode" : "fallback", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s: %s explicit needs 'partition'", path,
+                        p->mode == FERRY_PARTITION_EXPLICIT ? "mode" : "fallback");
+    } else if (!explicit && ferry_node_get(map, "partition")) {
+        pos_of(map, "partition", &line, &col);
+        ferry_diags_add(c->d, line, col,
+                        "%s.partition: applies only with mode: explicit or fallback: explicit",
+                        path);
+    }
+}
+
+/* One column: `field` defaults to the column's name, `format` and `length` fit its type, and
+ * a default converts. map is NULL for the shorthand `column: field`. */
+static void check_column(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    struct ferry_column_config *col = obj;
+    const struct ferry_node *tn = ferry_node_get(map, "type");
+    struct ferry_value v;
+    char why[256];
+    int line, pos;
+
+    if (!col->field)
+        col->field = strdup(col->name);
+    /* a type that is invalid is already reported; col->type then means nothing */
+    if (!map || (tn && (tn->type != FERRY_NODE_SCALAR || !tn->scalar ||
+                        strcmp(tn->scalar, column_type_names[col->type]) != 0)))
+        return;
+    if (col->type != FERRY_COLUMN_DATETIME && ferry_node_get(map, "format")) {
+        pos_of(map, "format", &line, &pos);
+        ferry_diags_add(c->d, line, pos, "%s.format: applies only to type datetime", path);
+    }
+    if (col->type != FERRY_COLUMN_STRING && ferry_node_get(map, "length")) {
+        pos_of(map, "length", &line, &pos);
+        ferry_diags_add(c->d, line, pos, "%s.length: applies only to type string", path);
+    }
+    if (col->def && ferry_value_parse(col->type, ferry_column_time_format(col), col->def,
+                                      strlen(col->def), &v, why, sizeof(why)) < 0) {
+        pos_of(map, "default", &line, &pos);
+        ferry_diags_add(c->d, line, pos, "%s.default: %s", path, why);
+    }
+}
+
+/* mode and key: an upsert names its key columns, each one of `columns`, once; they are never
+ * NULL. */
+static void check_upsert(struct ctx *c, struct ferry_worker_config *w, const struct ferry_node *map,
+                         const char *path)
+{
+    const struct ferry_node *kn = ferry_node_get(map, "key");
+    int line, col;
+    if (w->mode != FERRY_MYSQL_UPSERT) {
+        if (kn) {
+            pos_of(map, "key", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.key: applies only with mode: upsert", path);
+        }
+        return;
+    }
+    if (!w->key.v || w->key.n == 0) {
+        pos_of(map, kn ? "key" : "mode", &line, &col);
+        ferry_diags_add(c->d, line, col,
+                        "%s: mode upsert needs 'key': the columns of the table's unique key", path);
+        return;
+    }
+    for (size_t i = 0; i < w->key.n; i++) {
+        const struct ferry_node *at = kn->type == FERRY_NODE_SEQ && i < kn->n ? kn->items[i] : kn;
+        size_t j = 0, k = 0;
+        while (j < w->ncolumns && strcasecmp(w->columns[j].name, w->key.v[i]))
+            j++;
+        while (k < i && strcasecmp(w->key.v[k], w->key.v[i]))
+            k++;
+        if (j == w->ncolumns)
+            ferry_diags_add(c->d, at->line, at->col, "%s.key: '%s' is not one of the columns", path,
+                            w->key.v[i]);
+        else if (k < i)
+            ferry_diags_add(c->d, at->line, at->col, "%s.key: '%s' is named twice", path,
+                            w->key.v[i]);
+        else
+            w->columns[j].null = false;
+    }
+}
+
+/* Column names are MySQL identifiers, not ferry's own columns, and distinct (MySQL ignores
+ * case). A column whose value was refused is not in w->columns, so each name's key node is
+ * found by name (YAML keys are unique), not by index. */
+static void check_columns(struct ctx *c, const struct ferry_worker_config *w,
+                          const struct ferry_node *cols, const char *path)
+{
+    static const char *const fixed[] = {
+        "kafka_topic", "kafka_partition", "kafka_offset", "kafka_ts", "received_at", "raw", NULL};
+    for (size_t i = 0; cols && i < w->ncolumns; i++) {
+        const char *name = w->columns[i].name;
+        const struct ferry_node *kn = cols;
+        for (size_t j = 0; j < cols->n; j++) {
+            if (cols->keys[j]->scalar && !strcmp(cols->keys[j]->scalar, name)) {
+                kn = cols->keys[j];
+                break;
+            }
+        }
+        int clash = 0;
+        for (int j = 0; fixed[j]; j++)
+            clash |= !strcasecmp(name, fixed[j]);
+        if (!valid_identifier(name))
+            ferry_diags_add(c->d, kn->line, kn->col,
+                            "%s.columns: invalid column name '%s' (letters, digits, '_' and "
+                            "'$', at most 64)",
+                            path, name);
+        else if (clash)
+            ferry_diags_add(c->d, kn->line, kn->col,
+                            "%s.columns: '%s' is one of ferry's own columns", path, name);
+        for (size_t j = 0; j < i; j++) {
+            if (!strcasecmp(w->columns[j].name, name)) {
+                ferry_diags_add(c->d, kn->line, kn->col,
+                                "%s.columns: '%s' and '%s' are the same column to MySQL", path,
+                                w->columns[j].name, name);
+                break;
+            }
+        }
+    }
+}
+
+/* Every argument of a redis command is a template; a malformed one is reported here, at its
+ * own position, rather than when the sink starts. Shapes load_value refused are skipped. */
+static void check_templates(struct ctx *c, const struct ferry_node *cmds, const char *path)
+{
+    char err[512];
+    if (!cmds || cmds->type != FERRY_NODE_SEQ)
+        return;
+    for (size_t i = 0; i < cmds->n; i++) {
+        const struct ferry_node *cmd = cmds->items[i];
+        for (size_t j = 0; cmd->type == FERRY_NODE_SEQ && j < cmd->n; j++) {
+            const struct ferry_node *arg = cmd->items[j];
+            if (arg->type != FERRY_NODE_SCALAR || !arg->scalar)
+                continue;
+            if (ferry_template_check(arg->scalar, err, sizeof(err)) < 0)
+                ferry_diags_add(c->d, arg->line, arg->col, "%s.commands[%zu][%zu]: %s", path, i, j,
+                                err);
+        }
+    }
+}
+
 static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
 {
     struct ferry_worker_config *w = obj;
-    static const char *const mysql_only[] = {"mysql", "table", "create_table", "columns", NULL};
+    static const char *const mysql_only[] = {"mysql", "table", "create_table", "columns",
+                                             "mode",  "key",   "raw",          NULL};
     static const char *const redis_only[] = {"redis", "commands", NULL};
     int line, col;
     char p[256];
@@ -723,8 +1118,15 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
             break;
         }
     }
-    if (!ferry_node_get(map, "type"))
-        return; /* already reported as missing */
+    if (w->topics.v && w->topics.n == 0) {
+        pos_of(map, "topics", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.topics: needs at least one topic", path);
+    }
+    /* a type that is missing or invalid is already reported; w->type then means nothing */
+    const struct ferry_node *tn = ferry_node_get(map, "type");
+    if (!tn || tn->type != FERRY_NODE_SCALAR || !tn->scalar ||
+        strcmp(tn->scalar, sink_type_names[w->type]) != 0)
+        return;
     const char *tname = sink_type_names[w->type];
     const char *const *foreign = w->type == FERRY_SINK_MYSQL ? redis_only : mysql_only;
     const char *const *needed = w->type == FERRY_SINK_MYSQL ? mysql_only : redis_only;
@@ -740,10 +1142,6 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
             ferry_diags_add(c->d, map->line, map->col, "%s: a %s worker needs '%s'", path, tname,
                             needed[i]);
     }
-    if (w->topics.v && w->topics.n == 0) {
-        pos_of(map, "topics", &line, &col);
-        ferry_diags_add(c->d, line, col, "%s.topics: needs at least one topic", path);
-    }
     if (w->type == FERRY_SINK_MYSQL) {
         const struct ferry_node *sect = ferry_node_get(map, "mysql");
         join(p, sizeof(p), path, "mysql");
@@ -755,29 +1153,13 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
                             "at most 64)",
                             path, w->table);
         }
-        const struct ferry_node *cols = ferry_node_get(map, "columns");
-        for (size_t i = 0; i < w->columns.n && cols; i++) {
-            const char *name = w->columns.v[i].key;
-            static const char *const fixed[] = {"kafka_topic", "kafka_partition", "kafka_offset",
-                                                "kafka_ts",    "received_at",     "raw",
-                                                NULL};
-            int clash = 0;
-            for (int j = 0; fixed[j]; j++)
-                clash |= !strcasecmp(name, fixed[j]);
-            const struct ferry_node *kn = cols->keys[i];
-            if (!valid_identifier(name))
-                ferry_diags_add(c->d, kn->line, kn->col,
-                                "%s.columns: invalid column name '%s' (letters, digits, '_' "
-                                "and '$', at most 64)",
-                                path, name);
-            else if (clash)
-                ferry_diags_add(c->d, kn->line, kn->col,
-                                "%s.columns: '%s' is one of ferry's own columns", path, name);
-        }
+        check_columns(c, w, ferry_node_get(map, "columns"), path);
+        check_upsert(c, w, map, path);
     } else {
         const struct ferry_node *sect = ferry_node_get(map, "redis");
         join(p, sizeof(p), path, "redis");
         resolve_password(c, &w->redis.password, w->redis.password_env, sect, p);
+        check_templates(c, ferry_node_get(map, "commands"), path);
     }
 }
 
@@ -821,11 +1203,15 @@ static void free_obj(const struct section *s, char *base)
         case KT_SECTION:
             free_obj(k->sub, field);
             break;
-        case KT_LIST: {
+        case KT_LIST:
+        case KT_NAMED: {
             char *arr = *(char **)field;
             size_t n = *(size_t *)(base + k->count_off);
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                if (k->type == KT_NAMED)
+                    free(*(char **)(arr + i * k->sub->size));
                 free_obj(k->sub, arr + i * k->sub->size);
+            }
             free(arr);
             break;
         }
@@ -952,6 +1338,8 @@ static const char *type_doc(const struct key *k)
         return "section";
     case KT_LIST:
         return "list of mappings";
+    case KT_NAMED:
+        return "mapping";
     }
     return "?";
 }
@@ -968,11 +1356,13 @@ static void write_section(FILE *f, const struct section *s, const char *path)
                 (k->flags & K_REQUIRED) ? "required" : (k->def ? k->def : "—"), k->doc);
     }
     for (const struct key *k = s->keys; k->name; k++) {
-        if (k->type == KT_SECTION || k->type == KT_LIST) {
+        if (k->type == KT_SECTION || k->type == KT_LIST || k->type == KT_NAMED) {
             char p[256];
             join(p, sizeof(p), path, k->name);
             if (k->type == KT_LIST)
                 strncat(p, "[]", sizeof(p) - strlen(p) - 1);
+            if (k->type == KT_NAMED)
+                strncat(p, ".<name>", sizeof(p) - strlen(p) - 1);
             write_section(f, k->sub, p);
         }
     }

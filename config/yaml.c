@@ -356,6 +356,52 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
     attach(b, n);
 }
 
+/* The byte at a mark's line and column (columns count characters, not bytes), or -1. */
+static int char_at(const char *text, size_t len, const yaml_mark_t *m)
+{
+    size_t i = 0;
+    for (size_t line = 0; line < m->line; line++) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        if (!nl)
+            return -1;
+        i = (size_t)(nl - text) + 1;
+    }
+    for (size_t col = 0; col < m->column && i < len; col++) {
+        i++;
+        while (i < len && ((unsigned char)text[i] & 0xc0) == 0x80)
+            i++; /* the rest of a UTF-8 character */
+    }
+    return i < len ? (unsigned char)text[i] : -1;
+}
+
+/* libyaml's error, reworded where its words do not say what to fix. */
+static void syntax_error(const yaml_parser_t *p, const char *text, size_t len,
+                         struct ferry_diags *d)
+{
+    const yaml_mark_t *pm = &p->problem_mark, *cm = &p->context_mark;
+    const char *problem = p->problem ? p->problem : "syntax error";
+    int line = (int)pm->line + 1, col = (int)pm->column + 1;
+    int moved = p->context && (cm->line != pm->line || cm->column != pm->column);
+
+    if (moved && !strcmp(p->context, "while scanning a quoted scalar") &&
+        (strstr(problem, "end of stream") || strstr(problem, "document indicator"))) {
+        /* what to fix is where the quote opened, not where the file or document ended */
+        ferry_diags_add(d, (int)cm->line + 1, (int)cm->column + 1,
+                        "unterminated quoted string (found %s at %d:%d)",
+                        strstr(problem, "end of stream") ? "end of file" : "a document marker",
+                        line, col);
+    } else if (!strcmp(problem, "found character that cannot start any token") &&
+               char_at(text, len, pm) == '\t') {
+        ferry_diags_add(d, line, col, "tabs are not allowed for indentation in YAML");
+    } else if (moved) {
+        ferry_diags_add(d, line, col, "yaml: %s %s (started at %d:%d)", problem, p->context,
+                        (int)cm->line + 1, (int)cm->column + 1);
+    } else {
+        ferry_diags_add(d, line, col, "yaml: %s%s%s", problem, p->context ? " " : "",
+                        p->context ? p->context : "");
+    }
+}
+
 struct ferry_node *ferry_yaml_parse(const char *text, size_t len, struct ferry_diags *d)
 {
     yaml_parser_t parser;
@@ -370,10 +416,7 @@ struct ferry_node *ferry_yaml_parse(const char *text, size_t len, struct ferry_d
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     while (!done) {
         if (!yaml_parser_parse(&parser, &ev)) {
-            const yaml_mark_t *m = &parser.problem_mark;
-            ferry_diags_add(d, (int)m->line + 1, (int)m->column + 1, "yaml: %s%s%s",
-                            parser.problem ? parser.problem : "syntax error",
-                            parser.context ? " " : "", parser.context ? parser.context : "");
+            syntax_error(&parser, text, len, d);
             b.failed = 1;
             break;
         }

@@ -15,8 +15,9 @@ tools=(python3 python3-kafka kcat default-jre-headless maven procps iproute2 cla
 want=("${build[@]}" "${libs[@]}" "${servers[@]}" "${tools[@]}")
 case "${1:-}" in
   --demo) want=("${build[@]}" "${libs[@]}" mariadb-server mariadb-client redis-server redis-tools procps) ;;
+  --bench) want=("${build[@]}" "${libs[@]}" kcat time procps rsyslog rsyslog-kafka) ;;
   "" | --all) ;;
-  *) echo "usage: $0 [--all|--demo]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--all|--demo|--bench]" >&2; exit 2 ;;
 esac
 
 missing=()

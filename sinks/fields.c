@@ -134,44 +134,71 @@ static void add_scratch(struct ferry_fields *f, const char *name, size_t nlen, c
     f->v[f->n++] = (struct ferry_field){name, nlen, NULL, off, len};
 }
 
+/* Reads exactly n ASCII digits (no sign, no blank) at s. */
+static int read_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Leap years in 1 .. y-1 (y >= 1), proleptic Gregorian. */
+static int64_t leaps_before(int y)
+{
+    return (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400;
+}
+
 int64_t ferry_clf_time(const char *s, size_t len)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char buf[40], mon[4];
-    struct tm tm = {0};
-    int day, year, hh, mm, ss, zone, n = 0;
-    char sign;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int day, mon, year, hh, mm, ss, zh, zm;
 
-    if (len >= sizeof(buf))
+    /* "DD/Mon/YYYY:HH:MM:SS +HHMM", every field at a fixed place */
+    if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+        s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
         return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (sscanf(buf, "%2d/%3s/%4d:%2d:%2d:%2d %c%4d%n", &day, mon, &year, &hh, &mm, &ss, &sign,
-               &zone, &n) != 8 ||
-        (size_t)n != len || (sign != '+' && sign != '-'))
+    if (read_digits(s, 2, &day) < 0 || read_digits(s + 7, 4, &year) < 0 ||
+        read_digits(s + 12, 2, &hh) < 0 || read_digits(s + 15, 2, &mm) < 0 ||
+        read_digits(s + 18, 2, &ss) < 0 || read_digits(s + 22, 2, &zh) < 0 ||
+        read_digits(s + 24, 2, &zm) < 0)
         return -1;
-    const char *m = strstr(months, mon);
-    if (!m || (m - months) % 3 || strlen(mon) != 3)
+    for (mon = 0; mon < 12 && memcmp(s + 3, months + 3 * mon, 3); mon++)
+        ;
+    if (mon == 12 || year < 1)
         return -1;
-    tm.tm_mday = day;
-    tm.tm_mon = (int)(m - months) / 3;
-    tm.tm_year = year - 1900;
-    tm.tm_hour = hh;
-    tm.tm_min = mm;
-    tm.tm_sec = ss;
-    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+    int month_days = mdays[mon] + (mon == 1 && is_leap(year));
+    if (day < 1 || day > month_days || hh > 23 || mm > 59 || ss > 60 || zh > 14 || zm > 59)
         return -1;
-    int64_t t = (int64_t)timegm(&tm);
-    int64_t off = (zone / 100) * 3600 + (zone % 100) * 60;
-    t += sign == '+' ? -off : off;
+    int64_t days = 365 * (int64_t)(year - 1970) + leaps_before(year) - leaps_before(1970) +
+                   before[mon] + (mon > 1 && is_leap(year)) + day - 1;
+    int64_t t = days * 86400 + hh * 3600 + mm * 60 + ss; /* ss 60, a leap second: the next one */
+    int64_t off = zh * 3600 + zm * 60;
+    t += s[21] == '+' ? -off : off;
     return t * 1000;
 }
 
+/* ms < 0 (no time known): the time fields are absent. */
 static void set_time(struct ferry_fields *f, int64_t ms)
 {
+    f->ts_ms = ms < 0 ? -1 : ms;
+    if (ms < 0) {
+        f->day[0] = f->hour[0] = f->minute[0] = f->ts[0] = '\0';
+        return;
+    }
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    f->ts_ms = ms;
     gmtime_r(&t, &tm);
     strftime(f->day, sizeof(f->day), "%Y-%m-%d", &tm);
     strftime(f->hour, sizeof(f->hour), "%Y-%m-%dT%H", &tm);
@@ -204,6 +231,17 @@ static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const 
     return 0;
 }
 
+/* The shortest of %.15g, %.16g and %.17g that reads back as d (17 digits always do), so
+ * that 0.1 is "0.1" and not "0.10000000000000001". */
+static void format_double(char *buf, size_t len, double d)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
 static int parse_json(struct ferry_fields *f, const char *data, size_t len, char *err,
                       size_t errlen)
 {
@@ -232,7 +270,7 @@ static int parse_json(struct ferry_fields *f, const char *data, size_t len, char
             add_scratch(f, k, strlen(k), num, strlen(num));
             break;
         case JSON_REAL:
-            snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+            format_double(num, sizeof(num), json_real_value(v));
             add_scratch(f, k, strlen(k), num, strlen(num));
             break;
         case JSON_TRUE:
@@ -261,6 +299,10 @@ int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const cha
     f->raw = data;
     f->raw_len = len;
     set_time(f, kafka_ts_ms);
+    if (kafka_ts_ms >= 0)
+        snprintf(f->kafka_ts, sizeof(f->kafka_ts), "%" PRId64, kafka_ts_ms);
+    else
+        f->kafka_ts[0] = '\0';
     switch (p->format) {
     case FERRY_FORMAT_RAW:
         return 0;
@@ -280,27 +322,64 @@ void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t pa
     snprintf(f->offset, sizeof(f->offset), "%" PRId64, offset);
 }
 
+void ferry_fields_set_headers(struct ferry_fields *f, const rd_kafka_headers_t *headers)
+{
+    f->headers = headers;
+}
+
+/* header.NAME: the value of the last header NAME; absent without one, or with a NULL value. */
+static int header(const struct ferry_fields *f, const char *name, size_t n, const char **val,
+                  size_t *len)
+{
+    char key[256];
+    const void *v;
+    size_t size;
+    if (!f->headers || n >= sizeof(key))
+        return -1;
+    memcpy(key, name, n);
+    key[n] = '\0';
+    if (rd_kafka_header_get_last(f->headers, key, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
+        return -1;
+    *val = v;
+    *len = size;
+    return 0;
+}
+
 static int meta(const struct ferry_fields *f, const char *name, size_t n, const char **val,
                 size_t *len)
 {
-#define META(key, v, l)                                                                            \
+    /* the text fields are empty until set: an empty one is absent */
+#define META(key, present, v, l)                                                                   \
     if (n == sizeof(key) - 1 && !memcmp(name, key, n)) {                                           \
-        if (!(v))                                                                                  \
+        if (!(present))                                                                            \
             return -1;                                                                             \
         *val = (v);                                                                                \
         *len = (l);                                                                                \
         return 0;                                                                                  \
     }
-    META("raw", f->raw, f->raw_len)
-    META("topic", f->topic, f->topic ? strlen(f->topic) : 0)
-    META("partition", f->partition, strlen(f->partition))
-    META("offset", f->offset, strlen(f->offset))
-    META("ts", f->ts, strlen(f->ts))
-    META("minute", f->minute, strlen(f->minute))
-    META("hour", f->hour, strlen(f->hour))
-    META("day", f->day, strlen(f->day))
+#define META_TEXT(key, arr) META(key, (arr)[0] != '\0', arr, strlen(arr))
+    META("raw", f->raw != NULL, f->raw, f->raw_len)
+    META("topic", f->topic != NULL, f->topic, f->topic ? strlen(f->topic) : 0)
+    META_TEXT("partition", f->partition)
+    META_TEXT("offset", f->offset)
+    META_TEXT("ts", f->ts)
+    META_TEXT("minute", f->minute)
+    META_TEXT("hour", f->hour)
+    META_TEXT("day", f->day)
+    META_TEXT("kafka_timestamp", f->kafka_ts)
+#undef META_TEXT
 #undef META
+    if (n > 7 && !memcmp(name, "header.", 7))
+        return header(f, name + 7, n - 7, val, len);
     return 1;
+}
+
+int ferry_fields_is_meta(const char *name, size_t name_len)
+{
+    static const struct ferry_fields none; /* every metadata field absent */
+    const char *v;
+    size_t len;
+    return meta(&none, name, name_len, &v, &len) != 1;
 }
 
 int ferry_fields_get(const struct ferry_fields *f, const char *name, size_t name_len,

@@ -2,46 +2,32 @@
  *
  * Each batch is written in a single transaction that also reads (FOR UPDATE) and advances
  * ferry_offsets(consumer_group, topic, kafka_partition) -> next_offset. Events below the
- * stored offset are skipped, so a replay after a crash, a rebalance or a zombie writer
- * never writes a row twice, and the worker seeks to these offsets on every assignment.
- * Every value is bound through a prepared statement; identifiers were validated at load
- * and are quoted. The connection and its statements belong to the worker's thread. */
+ * stored offset are skipped before any row is built, so a replay after a crash, a rebalance
+ * or a zombie writer never writes a row twice, and the worker seeks to these offsets on
+ * every assignment. How the rows themselves go in (LOAD DATA, multi-row INSERT, one by one)
+ * is sinks/mysql_rows.c's business; this file holds the connection, the tables, the offsets
+ * and the transaction. Identifiers were validated at load and are quoted; every value is
+ * bound or escaped. The connection and its statements belong to the worker's thread. */
 #include <errmsg.h>
 #include <inttypes.h>
-#include <mysql.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 #include "ferry/err.h"
-#include "ferry/fields.h"
 #include "ferry/log.h"
-#include "ferry/sink.h"
+#include "mysql.h"
 
-struct ferry_sink {
-    const struct ferry_worker_config *cfg;
-    const char *group;
-    MYSQL *db;
-    MYSQL_STMT *insert, *get_off, *put_off;
-    struct ferry_parser *parser;
-    struct ferry_fields fields;
-    uint64_t parse_errors;
-};
+/* ---- errors ----------------------------------------------------------------------------- */
 
-static void disconnect(struct ferry_sink *s)
+int ferry_mysql_row_error(unsigned int e)
 {
-    if (s->insert)
-        mysql_stmt_close(s->insert);
-    if (s->get_off)
-        mysql_stmt_close(s->get_off);
-    if (s->put_off)
-        mysql_stmt_close(s->put_off);
-    if (s->db)
-        mysql_close(s->db);
-    s->insert = s->get_off = s->put_off = NULL;
-    s->db = NULL;
+    return e == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD || e == ER_DATA_TOO_LONG ||
+           e == ER_WARN_DATA_OUT_OF_RANGE || e == WARN_DATA_TRUNCATED ||
+           e == ER_TRUNCATED_WRONG_VALUE || e == ER_BAD_NULL_ERROR || e == ER_NO_REFERENCED_ROW_2 ||
+           e == ER_CONSTRAINT_FAILED || e == ER_WARN_NULL_TO_NOTNULL;
 }
 
 /* Connection lost, server gone, lock wait or deadlock: worth trying again. */
@@ -50,34 +36,38 @@ static int retryable(unsigned int e)
     return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
            e == CR_CONN_HOST_ERROR || e == CR_SERVER_LOST_EXTENDED || e == ER_LOCK_DEADLOCK ||
            e == ER_LOCK_WAIT_TIMEOUT || e == ER_SERVER_SHUTDOWN || e == CR_COMMANDS_OUT_OF_SYNC ||
-           e == ER_CON_COUNT_ERROR;
+           e == ER_CON_COUNT_ERROR || e == ER_CONNECTION_KILLED;
 }
 
-static int db_error(struct ferry_sink *s, const char *what, char *err, size_t errlen)
+static void disconnect(struct ferry_sink *s)
 {
-    unsigned int e = mysql_errno(s->db);
+    MYSQL_STMT **st[] = {&s->insert1, &s->insert_n, &s->get_off, &s->put_off, &s->add_off};
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        if (*st[i])
+            mysql_stmt_close(*st[i]);
+        *st[i] = NULL;
+    }
+    if (s->db)
+        mysql_close(s->db);
+    s->db = NULL;
+}
+
+int ferry_mysql_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, char *err,
+                      size_t errlen)
+{
+    unsigned int e = st ? mysql_stmt_errno(st) : mysql_errno(s->db);
     int code = retryable(e) ? FERRY_ERR_RETRY : FERRY_ERR_FATAL;
-    ferry_seterr(err, errlen, code, "mysql %s: %s: %s", s->cfg->name, what, mysql_error(s->db));
+    ferry_seterr(err, errlen, code, "mysql %s: %s: %s", s->cfg->name, what,
+                 st ? mysql_stmt_error(st) : mysql_error(s->db));
     if (code == FERRY_ERR_RETRY)
         disconnect(s); /* reconnect on the next call */
     return code;
 }
 
-static int stmt_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, char *err,
-                      size_t errlen)
-{
-    unsigned int e = mysql_stmt_errno(st);
-    int code = retryable(e) ? FERRY_ERR_RETRY : FERRY_ERR_FATAL;
-    ferry_seterr(err, errlen, code, "mysql %s: %s: %s", s->cfg->name, what, mysql_stmt_error(st));
-    if (code == FERRY_ERR_RETRY)
-        disconnect(s);
-    return code;
-}
-
-static int exec(struct ferry_sink *s, const char *sql, char *err, size_t errlen)
+int ferry_mysql_exec(struct ferry_sink *s, const char *sql, char *err, size_t errlen)
 {
     if (mysql_real_query(s->db, sql, strlen(sql)))
-        return db_error(s, sql, err, errlen);
+        return ferry_mysql_error(s, NULL, sql, err, errlen);
     return 0;
 }
 
@@ -85,89 +75,191 @@ static MYSQL_STMT *prepare(struct ferry_sink *s, const char *sql, char *err, siz
 {
     MYSQL_STMT *st = mysql_stmt_init(s->db);
     if (!st) {
-        db_error(s, "stmt_init", err, errlen);
+        ferry_mysql_error(s, NULL, "stmt_init", err, errlen);
         return NULL;
     }
     if (mysql_stmt_prepare(st, sql, strlen(sql))) {
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mysql %s: prepare %s: %s", s->cfg->name, sql,
-                     mysql_stmt_error(st));
+        char what[240];
+        snprintf(what, sizeof(what), "prepare %.200s", sql);
+        ferry_mysql_error(s, st, what, err, errlen); /* closes the connection when retryable */
         mysql_stmt_close(st);
         return NULL;
     }
     return st;
 }
 
-static void buf_str(struct ferry_buf *b, const char *s)
+/* ---- SQL text --------------------------------------------------------------------------- */
+
+static void add(struct ferry_buf *b, const char *s)
 {
     ferry_buf_add(b, s, strlen(s));
 }
 
+static void add_quoted(struct ferry_buf *b, const char *id)
+{
+    add(b, "`");
+    add(b, id);
+    add(b, "`");
+}
+
+static int is_key(const struct ferry_worker_config *w, const char *column)
+{
+    for (size_t i = 0; w->mode == FERRY_MYSQL_UPSERT && i < w->key.n; i++)
+        if (!strcasecmp(w->key.v[i], column))
+            return 1;
+    return 0;
+}
+
+/* The column list, the upsert clause and the LOAD DATA statement: fixed by the configuration,
+ * built once. */
+static int build_sql(struct ferry_sink *s, char *err, size_t errlen)
+{
+    const struct ferry_worker_config *w = s->cfg;
+    struct ferry_buf cols = {0}, upd = {0}, load = {0};
+
+    add(&cols, "kafka_topic, kafka_partition, kafka_offset, kafka_ts");
+    if (w->store_raw)
+        add(&cols, ", raw");
+    for (size_t i = 0; i < w->ncolumns; i++) {
+        add(&cols, ", ");
+        add_quoted(&cols, w->columns[i].name);
+    }
+    add(&upd, "");
+    if (w->mode == FERRY_MYSQL_UPSERT) {
+        add(&upd, " ON DUPLICATE KEY UPDATE kafka_topic = VALUES(kafka_topic), kafka_partition ="
+                  " VALUES(kafka_partition), kafka_offset = VALUES(kafka_offset), kafka_ts ="
+                  " VALUES(kafka_ts)");
+        if (w->store_raw)
+            add(&upd, ", raw = VALUES(raw)");
+        for (size_t i = 0; i < w->ncolumns; i++) {
+            if (is_key(w, w->columns[i].name))
+                continue;
+            add(&upd, ", ");
+            add_quoted(&upd, w->columns[i].name);
+            add(&upd, " = VALUES(");
+            add_quoted(&upd, w->columns[i].name);
+            add(&upd, ")");
+        }
+    }
+    add(&load, "LOAD DATA LOCAL INFILE 'ferry-batch' INTO TABLE ");
+    add_quoted(&load, w->table);
+    add(&load, " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY"
+               " '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' (");
+    ferry_buf_add(&load, cols.p, cols.len);
+    add(&load, ")");
+    if (!cols.p || !upd.p || !load.p) {
+        ferry_buf_release(&cols);
+        ferry_buf_release(&upd);
+        ferry_buf_release(&load);
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
+    }
+    s->columns_sql = cols.p;
+    s->update_sql = upd.p;
+    s->load_sql = load.p;
+    return 0;
+}
+
+MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char *err, size_t errlen)
+{
+    struct ferry_buf sql = {0};
+    size_t nc = s->rows.ncols;
+
+    add(&sql, "INSERT INTO ");
+    add_quoted(&sql, s->cfg->table);
+    add(&sql, " (");
+    add(&sql, s->columns_sql);
+    add(&sql, ") VALUES ");
+    for (size_t r = 0; r < nrows; r++) {
+        add(&sql, r ? ", (?" : "(?");
+        for (size_t c = 1; c < nc; c++)
+            add(&sql, ", ?");
+        add(&sql, ")");
+    }
+    add(&sql, s->update_sql);
+    if (!sql.p) {
+        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
+        return NULL;
+    }
+    MYSQL_STMT *st = prepare(s, sql.p, err, errlen);
+    ferry_buf_release(&sql);
+    return st;
+}
+
+/* The SQL type of a configured column, for CREATE TABLE. */
+static void column_ddl(struct ferry_buf *b, const struct ferry_column_config *c, int key)
+{
+    static const char *const types[] = {
+        [FERRY_COLUMN_INT] = "BIGINT",      [FERRY_COLUMN_FLOAT] = "DOUBLE",
+        [FERRY_COLUMN_BOOL] = "TINYINT(1)", [FERRY_COLUMN_DATETIME] = "DATETIME(3)",
+        [FERRY_COLUMN_JSON] = "JSON",       [FERRY_COLUMN_STRING] = "TEXT",
+    };
+    char t[32];
+    add(b, ", ");
+    add_quoted(b, c->name);
+    if (c->type == FERRY_COLUMN_STRING && (c->length || key)) {
+        snprintf(t, sizeof(t), " VARCHAR(%ld)", c->length ? c->length : 255);
+        add(b, t);
+    } else {
+        add(b, " ");
+        add(b, types[c->type]);
+    }
+    add(b, c->null ? " NULL" : " NOT NULL");
+}
+
 static int create_tables(struct ferry_sink *s, char *err, size_t errlen)
 {
+    const struct ferry_worker_config *w = s->cfg;
     struct ferry_buf sql = {0};
     int rc;
 
-    rc = exec(s,
-              "CREATE TABLE IF NOT EXISTS ferry_offsets ("
-              " consumer_group VARCHAR(255) NOT NULL,"
-              " topic VARCHAR(249) NOT NULL,"
-              " kafka_partition INT NOT NULL,"
-              " next_offset BIGINT NOT NULL,"
-              " updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
-              "  ON UPDATE CURRENT_TIMESTAMP(3),"
-              " PRIMARY KEY (consumer_group, topic, kafka_partition)"
-              ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-              err, errlen);
-    if (rc < 0 || !s->cfg->create_table)
+    rc = ferry_mysql_exec(s,
+                          "CREATE TABLE IF NOT EXISTS ferry_offsets ("
+                          " consumer_group VARCHAR(255) NOT NULL,"
+                          " topic VARCHAR(249) NOT NULL,"
+                          " kafka_partition INT NOT NULL,"
+                          " next_offset BIGINT NOT NULL,"
+                          " updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
+                          "  ON UPDATE CURRENT_TIMESTAMP(3),"
+                          " PRIMARY KEY (consumer_group, topic, kafka_partition)"
+                          ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                          err, errlen);
+    if (rc < 0 || !w->create_table)
         return rc;
-    buf_str(&sql, "CREATE TABLE IF NOT EXISTS `");
-    buf_str(&sql, s->cfg->table);
-    const char *fixed = "` ("
-                        " kafka_topic VARCHAR(249) NOT NULL,"
-                        " kafka_partition INT NOT NULL,"
-                        " kafka_offset BIGINT NOT NULL,"
-                        " kafka_ts DATETIME(3) NULL,"
-                        " received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
-                        " raw MEDIUMTEXT NOT NULL,";
-    buf_str(&sql, fixed);
-    for (size_t i = 0; i < s->cfg->columns.n; i++) {
-        const char *c = s->cfg->columns.v[i].key;
-        buf_str(&sql, " `");
-        buf_str(&sql, c);
-        buf_str(&sql, "` TEXT NULL,");
+    add(&sql, "CREATE TABLE IF NOT EXISTS ");
+    add_quoted(&sql, w->table);
+    add(&sql, " (kafka_topic VARCHAR(249) NOT NULL, kafka_partition INT NOT NULL,"
+              " kafka_offset BIGINT NOT NULL, kafka_ts DATETIME(3) NULL,"
+              " received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)");
+    if (w->store_raw)
+        add(&sql, ", raw MEDIUMTEXT NOT NULL");
+    for (size_t i = 0; i < w->ncolumns; i++)
+        column_ddl(&sql, &w->columns[i], is_key(w, w->columns[i].name));
+    if (w->mode == FERRY_MYSQL_UPSERT) {
+        add(&sql, ", PRIMARY KEY (");
+        for (size_t i = 0; i < w->key.n; i++) {
+            add(&sql, i ? ", " : "");
+            add_quoted(&sql, w->key.v[i]);
+        }
+        add(&sql, ")");
+    } else {
+        add(&sql, ", PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)");
     }
-    const char *tail = " PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)"
-                       ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
-    buf_str(&sql, tail);
-    rc = exec(s, sql.p, err, errlen);
+    add(&sql, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    rc = sql.p ? ferry_mysql_exec(s, sql.p, err, errlen)
+               : ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
     ferry_buf_release(&sql);
     return rc;
 }
 
+/* ---- connection ------------------------------------------------------------------------- */
+
+/* A failed prepare closed the connection when it was worth trying again. */
 static int prepare_all(struct ferry_sink *s, char *err, size_t errlen)
 {
-    struct ferry_buf sql = {0};
-    char head[128];
-
-    snprintf(head, sizeof(head),
-             "INSERT INTO `%s` (kafka_topic, kafka_partition, kafka_offset,"
-             " kafka_ts, raw",
-             s->cfg->table);
-    buf_str(&sql, head);
-    for (size_t i = 0; i < s->cfg->columns.n; i++) {
-        const char *c = s->cfg->columns.v[i].key;
-        buf_str(&sql, ", `");
-        buf_str(&sql, c);
-        buf_str(&sql, "`");
-    }
-    buf_str(&sql, ") VALUES (?, ?, ?, ?, ?");
-    for (size_t i = 0; i < s->cfg->columns.n; i++)
-        buf_str(&sql, ", ?");
-    buf_str(&sql, ")");
-    s->insert = prepare(s, sql.p, err, errlen);
-    ferry_buf_release(&sql);
-    if (!s->insert)
-        return FERRY_ERR_FATAL;
+    s->insert1 = ferry_mysql_prepare_insert(s, 1, err, errlen);
+    s->insert_n = s->insert1 ? ferry_mysql_prepare_insert(s, s->chunk, err, errlen) : NULL;
+    if (!s->insert_n)
+        return s->db ? FERRY_ERR_FATAL : FERRY_ERR_RETRY;
     s->get_off = prepare(s,
                          "SELECT next_offset FROM ferry_offsets WHERE consumer_group = ?"
                          " AND topic = ? AND kafka_partition = ? FOR UPDATE",
@@ -178,13 +270,18 @@ static int prepare_all(struct ferry_sink *s, char *err, size_t errlen)
                                       " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)",
                                       err, errlen)
                             : NULL;
-    return s->put_off ? 0 : FERRY_ERR_FATAL;
+    s->add_off = s->put_off ? prepare(s,
+                                      "INSERT IGNORE INTO ferry_offsets (consumer_group, topic,"
+                                      " kafka_partition, next_offset) VALUES (?, ?, ?, -1)",
+                                      err, errlen)
+                            : NULL;
+    return s->add_off ? 0 : s->db ? FERRY_ERR_FATAL : FERRY_ERR_RETRY;
 }
 
 static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
 {
     const struct ferry_mysql_config *m = &s->cfg->mysql;
-    unsigned int timeout = 5, rw_timeout = 60;
+    unsigned int timeout = 5, rw_timeout = 60, local_infile = 1;
     int rc;
 
     s->db = mysql_init(NULL);
@@ -194,6 +291,8 @@ static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
     mysql_options(s->db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
     mysql_options(s->db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
     mysql_options(s->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    /* the only file ever sent is the batch in memory (see sinks/mysql_rows.c) */
+    mysql_options(s->db, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     if (!mysql_real_connect(s->db, m->socket ? NULL : m->host, m->user, m->password, m->database,
                             (unsigned int)m->port, m->socket, 0)) {
         rc =
@@ -203,13 +302,31 @@ static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
         return rc;
     }
     mysql_autocommit(s->db, 0);
-    if ((rc = exec(s, "SET time_zone = '+00:00'", err, errlen)) < 0 ||
+    /* strict: the server refuses a value it would otherwise truncate or coerce, so that the
+     * event goes to the dead-letter topic instead of a wrong row */
+    if ((rc = ferry_mysql_exec(s, "SET time_zone = '+00:00'", err, errlen)) < 0 ||
+        (rc = ferry_mysql_exec(s,
+                               "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+                               err, errlen)) < 0 ||
         (rc = create_tables(s, err, errlen)) < 0 || (rc = prepare_all(s, err, errlen)) < 0 ||
-        (rc = exec(s, "COMMIT", err, errlen)) < 0) {
+        (rc = ferry_mysql_exec(s, "COMMIT", err, errlen)) < 0) {
         disconnect(s);
         return rc;
     }
     return 0;
+}
+
+static void destroy(struct ferry_sink *s)
+{
+    disconnect(s);
+    ferry_mysql_rows_release(s);
+    ferry_mapping_destroy(s->mapping);
+    ferry_parser_destroy(s->parser);
+    ferry_fields_release(&s->fields);
+    free(s->columns_sql);
+    free(s->update_sql);
+    free(s->load_sql);
+    free(s);
 }
 
 static int mysql_open(struct ferry_sink **out, const struct ferry_worker_config *cfg,
@@ -222,15 +339,20 @@ static int mysql_open(struct ferry_sink **out, const struct ferry_worker_config 
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
     s->cfg = cfg;
     s->group = group;
+    s->load_data = cfg->mode == FERRY_MYSQL_INSERT;
+    s->rows.ncols = 4 + (cfg->store_raw ? 1 : 0) + cfg->ncolumns;
+    s->chunk = FERRY_MYSQL_CHUNK_ROWS;
+    if (s->chunk * s->rows.ncols > 65535)
+        s->chunk = 65535 / s->rows.ncols;
     s->parser = ferry_parser_new(cfg->format, err, errlen);
-    if (!s->parser) {
-        free(s);
+    s->mapping = s->parser ? ferry_mapping_new(cfg->columns, cfg->ncolumns, err, errlen) : NULL;
+    if (!s->mapping || build_sql(s, err, errlen) < 0 || ferry_mysql_rows_init(s, err, errlen) < 0) {
+        destroy(s);
         return FERRY_ERR_FATAL;
     }
     rc = connect_db(s, err, errlen);
     if (rc == FERRY_ERR_FATAL) {
-        ferry_parser_destroy(s->parser);
-        free(s);
+        destroy(s);
         return rc;
     }
     /* FERRY_ERR_RETRY: keep the sink; write() and stored_offsets() connect again */
@@ -243,27 +365,21 @@ static int ensure_connected(struct ferry_sink *s, char *err, size_t errlen)
     return s->db ? 0 : connect_db(s, err, errlen);
 }
 
-static void bind_str(MYSQL_BIND *b, const char *v, unsigned long *len)
-{
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = MYSQL_TYPE_STRING;
-    b->buffer = (void *)v;
-    b->buffer_length = *len;
-    b->length = len;
-    if (!v) {
-        static my_bool is_null = 1;
-        b->is_null = &is_null;
-    }
-}
+/* ---- offsets ---------------------------------------------------------------------------- */
 
-static void bind_long(MYSQL_BIND *b, enum enum_field_types t, void *v)
+static void bind_param(MYSQL_BIND *b, enum enum_field_types t, const void *v, unsigned long *len)
 {
     memset(b, 0, sizeof(*b));
     b->buffer_type = t;
-    b->buffer = v;
+    b->buffer = (void *)v;
+    if (len) {
+        b->buffer_length = *len;
+        b->length = len;
+    }
 }
 
-/* The stored next offset of (topic, partition), locked for this transaction; -1 if none. */
+/* The stored next offset of (topic, partition), locked for this transaction; -1 if none (no
+ * row, or the row add_offset made). */
 static int get_offset(struct ferry_sink *s, const char *topic, int32_t part, int64_t *out,
                       char *err, size_t errlen)
 {
@@ -272,19 +388,35 @@ static int get_offset(struct ferry_sink *s, const char *topic, int32_t part, int
     long long next = -1;
     my_bool isnull = 0;
 
-    bind_str(&in[0], s->group, &glen);
-    bind_str(&in[1], topic, &tlen);
-    bind_long(&in[2], MYSQL_TYPE_LONG, &part);
-    memset(&res, 0, sizeof(res));
-    res.buffer_type = MYSQL_TYPE_LONGLONG;
-    res.buffer = &next;
+    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    bind_param(&res, MYSQL_TYPE_LONGLONG, &next, NULL);
     res.is_null = &isnull;
     if (mysql_stmt_bind_param(s->get_off, in) || mysql_stmt_execute(s->get_off) ||
         mysql_stmt_bind_result(s->get_off, &res) || mysql_stmt_store_result(s->get_off))
-        return stmt_error(s, s->get_off, "read ferry_offsets", err, errlen);
+        return ferry_mysql_error(s, s->get_off, "read ferry_offsets", err, errlen);
     int f = mysql_stmt_fetch(s->get_off);
     mysql_stmt_free_result(s->get_off);
     *out = (f == 0 && !isnull) ? next : -1;
+    return 0;
+}
+
+/* A row for (topic, partition) with next_offset -1 ("nothing written yet") unless it has one.
+ * With the row there, a writer's SELECT … FOR UPDATE locks that row rather than the gap where
+ * it would go: two workers writing the first batches of different partitions then do not
+ * deadlock on each other's gap locks. */
+static int add_offset(struct ferry_sink *s, const char *topic, int32_t part, char *err,
+                      size_t errlen)
+{
+    MYSQL_BIND in[3];
+    unsigned long glen = strlen(s->group), tlen = strlen(topic);
+
+    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    if (mysql_stmt_bind_param(s->add_off, in) || mysql_stmt_execute(s->add_off))
+        return ferry_mysql_error(s, s->add_off, "add to ferry_offsets", err, errlen);
     return 0;
 }
 
@@ -295,73 +427,16 @@ static int put_offset(struct ferry_sink *s, const char *topic, int32_t part, int
     unsigned long glen = strlen(s->group), tlen = strlen(topic);
     long long v = next;
 
-    bind_str(&in[0], s->group, &glen);
-    bind_str(&in[1], topic, &tlen);
-    bind_long(&in[2], MYSQL_TYPE_LONG, &part);
-    bind_long(&in[3], MYSQL_TYPE_LONGLONG, &v);
+    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    bind_param(&in[3], MYSQL_TYPE_LONGLONG, &v, NULL);
     if (mysql_stmt_bind_param(s->put_off, in) || mysql_stmt_execute(s->put_off))
-        return stmt_error(s, s->put_off, "write ferry_offsets", err, errlen);
+        return ferry_mysql_error(s, s->put_off, "write ferry_offsets", err, errlen);
     return 0;
 }
 
-static int insert_row(struct ferry_sink *s, const rd_kafka_message_t *m, char *err, size_t errlen)
-{
-    size_t nc = s->cfg->columns.n;
-    MYSQL_BIND b[5 + nc];
-    unsigned long lens[5 + nc];
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    int32_t part = m->partition;
-    long long off = m->offset;
-    rd_kafka_timestamp_type_t tstype;
-    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    MYSQL_TIME mt;
-    my_bool ts_null = ts < 0;
-    char perr[256];
-
-    memset(&mt, 0, sizeof(mt));
-    if (ts >= 0) {
-        time_t t = (time_t)(ts / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        mt.year = (unsigned)tm.tm_year + 1900;
-        mt.month = (unsigned)tm.tm_mon + 1;
-        mt.day = (unsigned)tm.tm_mday;
-        mt.hour = (unsigned)tm.tm_hour;
-        mt.minute = (unsigned)tm.tm_min;
-        mt.second = (unsigned)tm.tm_sec;
-        mt.second_part = (unsigned long)(ts % 1000) * 1000;
-        mt.time_type = MYSQL_TIMESTAMP_DATETIME;
-    }
-    if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len, ts, perr,
-                           sizeof(perr)) < 0) {
-        /* the row is still written, raw, with NULL columns */
-        if (s->parse_errors++ % 1000 == 0)
-            ferry_warn("mysql", "%s: %s [%d] offset %lld: %s (%llu so far)", s->cfg->name, topic,
-                       part, off, perr, (unsigned long long)s->parse_errors);
-    }
-    ferry_fields_set_meta(&s->fields, topic, part, m->offset);
-    lens[0] = strlen(topic);
-    bind_str(&b[0], topic, &lens[0]);
-    bind_long(&b[1], MYSQL_TYPE_LONG, &part);
-    bind_long(&b[2], MYSQL_TYPE_LONGLONG, &off);
-    memset(&b[3], 0, sizeof(b[3]));
-    b[3].buffer_type = MYSQL_TYPE_DATETIME;
-    b[3].buffer = &mt;
-    b[3].is_null = &ts_null;
-    lens[4] = (unsigned long)m->len;
-    bind_str(&b[4], m->payload ? m->payload : "", &lens[4]);
-    for (size_t i = 0; i < nc; i++) {
-        const char *v = NULL, *field = s->cfg->columns.v[i].value;
-        size_t len = 0;
-        if (ferry_fields_get(&s->fields, field, strlen(field), &v, &len) < 0)
-            v = NULL;
-        lens[5 + i] = (unsigned long)len;
-        bind_str(&b[5 + i], v, &lens[5 + i]);
-    }
-    if (mysql_stmt_bind_param(s->insert, b) || mysql_stmt_execute(s->insert))
-        return stmt_error(s, s->insert, "insert", err, errlen);
-    return 0;
-}
+/* ---- the transaction -------------------------------------------------------------------- */
 
 /* The partitions of a batch, each with the offset range it covers there. */
 struct part_range {
@@ -371,52 +446,82 @@ struct part_range {
     int64_t next;   /* next offset after this batch */
 };
 
+#define MAX_PARTS 64
+
+static size_t find_part(const struct part_range *parts, size_t np, const rd_kafka_message_t *m)
+{
+    const char *t = rd_kafka_topic_name(m->rkt);
+    size_t j = 0;
+    while (j < np && !(parts[j].partition == m->partition && !strcmp(parts[j].topic, t)))
+        j++;
+    return j;
+}
+
+/* The partitions of the batch's first *n events, at most MAX_PARTS of them: *n is cut short
+ * at the first event of a partition beyond those. */
+static size_t collect_parts(const struct ferry_batch *batch, struct part_range *parts, size_t *n)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < *n; i++) {
+        const rd_kafka_message_t *m = batch->msgs[i];
+        size_t j = find_part(parts, np, m);
+        if (j == np) {
+            if (np == MAX_PARTS) {
+                *n = i;
+                break;
+            }
+            parts[np++] = (struct part_range){rd_kafka_topic_name(m->rkt), m->partition, -1, -1};
+        }
+        parts[j].next = m->offset + 1;
+    }
+    return np;
+}
+
+/* Reads and locks the partitions' stored offsets, then stages the events at or above them. */
+static int stage_batch(struct ferry_sink *s, const struct ferry_batch *batch,
+                       struct part_range *parts, size_t np, size_t *skipped, char *err,
+                       size_t errlen)
+{
+    int rc;
+    for (size_t j = 0; j < np; j++)
+        if ((rc = get_offset(s, parts[j].topic, parts[j].partition, &parts[j].stored, err,
+                             errlen)) < 0)
+            return rc;
+    s->rows.n = 0;
+    s->rows.text.len = 0;
+    for (size_t i = 0; i < batch->n; i++) {
+        const rd_kafka_message_t *m = batch->msgs[i];
+        if (m->offset < parts[find_part(parts, np, m)].stored) {
+            ++*skipped; /* already written by an earlier transaction */
+            continue;
+        }
+        if ((rc = ferry_mysql_stage(s, batch, i, err, errlen)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                        size_t errlen)
 {
-    struct part_range parts[64];
-    size_t np = 0;
+    struct part_range parts[MAX_PARTS];
+    size_t n = batch->n, skipped = 0, np;
     int rc;
 
     if ((rc = ensure_connected(s, err, errlen)) < 0)
         return rc;
-    /* Collect the partitions; a batch never spans more than the worker's assignment, and a
-     * worker with more partitions than fit here writes in several transactions. */
-    for (size_t i = 0; i < batch->n; i++) {
-        const rd_kafka_message_t *m = batch->msgs[i];
-        const char *t = rd_kafka_topic_name(m->rkt);
-        size_t j = 0;
-        while (j < np && !(parts[j].partition == m->partition && !strcmp(parts[j].topic, t)))
-            j++;
-        if (j == np) {
-            if (np == sizeof(parts) / sizeof(parts[0])) {
-                struct ferry_batch head = {batch->msgs, i}, rest = {batch->msgs + i, batch->n - i};
-                rc = mysql_write(s, &head, err, errlen);
-                return rc < 0 ? rc : mysql_write(s, &rest, err, errlen);
-            }
-            parts[np++] = (struct part_range){t, m->partition, -1, -1};
-        }
-        parts[j].next = m->offset + 1;
+    np = collect_parts(batch, parts, &n);
+    if (n < batch->n) { /* more partitions than one transaction takes: the rest after */
+        struct ferry_batch head = *batch, rest = *batch;
+        head.n = n;
+        rest.msgs += n;
+        rest.n -= n;
+        rc = mysql_write(s, &head, err, errlen);
+        return rc < 0 ? rc : mysql_write(s, &rest, err, errlen);
     }
-    for (size_t j = 0; j < np; j++)
-        if ((rc = get_offset(s, parts[j].topic, parts[j].partition, &parts[j].stored, err,
-                             errlen)) < 0)
-            goto rollback;
-    size_t written = 0, skipped = 0;
-    for (size_t i = 0; i < batch->n; i++) {
-        const rd_kafka_message_t *m = batch->msgs[i];
-        const char *t = rd_kafka_topic_name(m->rkt);
-        size_t j = 0;
-        while (!(parts[j].partition == m->partition && !strcmp(parts[j].topic, t)))
-            j++;
-        if (m->offset < parts[j].stored) {
-            skipped++; /* already written by an earlier transaction */
-            continue;
-        }
-        if ((rc = insert_row(s, m, err, errlen)) < 0)
-            goto rollback;
-        written++;
-    }
+    if ((rc = stage_batch(s, batch, parts, np, &skipped, err, errlen)) < 0 ||
+        (rc = ferry_mysql_write_rows(s, batch, err, errlen)) < 0)
+        goto rollback;
     for (size_t j = 0; j < np; j++) {
         if (parts[j].next <= parts[j].stored)
             continue;
@@ -424,8 +529,15 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
             0)
             goto rollback;
     }
+    if (batch->before_commit(batch->opaque) < 0) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                          "mysql %s: rejected events not in the dead-letter topic: batch given "
+                          "back",
+                          s->cfg->name);
+        goto rollback;
+    }
     if (mysql_commit(s->db))
-        return db_error(s, "commit", err, errlen);
+        return ferry_mysql_error(s, NULL, "commit", err, errlen);
     if (skipped)
         ferry_info("mysql", "%s: skipped %zu events already written", s->cfg->name, skipped);
     return 0;
@@ -441,27 +553,38 @@ static int mysql_stored_offsets(struct ferry_sink *s, rd_kafka_topic_partition_l
     int rc;
     if ((rc = ensure_connected(s, err, errlen)) < 0)
         return rc;
+    for (int i = 0; i < parts->cnt; i++)
+        if ((rc = add_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errlen)) <
+            0)
+            goto rollback;
+    if (mysql_commit(s->db))
+        return ferry_mysql_error(s, NULL, "commit", err, errlen);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t next;
         /* a plain read: FOR UPDATE locks are released by the rollback below */
         if ((rc = get_offset(s, parts->elems[i].topic, parts->elems[i].partition, &next, err,
                              errlen)) < 0)
-            return rc;
+            goto rollback;
         if (next >= 0)
             parts->elems[i].offset = next;
     }
-    mysql_rollback(s->db);
-    return 0;
+rollback:
+    if (s->db)
+        mysql_rollback(s->db);
+    return rc;
 }
 
 static void mysql_close_sink(struct ferry_sink *s)
 {
     if (!s)
         return;
-    disconnect(s);
-    ferry_parser_destroy(s->parser);
-    ferry_fields_release(&s->fields);
-    free(s);
+    if (s->parse_errors || s->rejected || s->fallbacks)
+        ferry_info("mysql",
+                   "%s: %" PRIu64 " events did not parse or convert, %" PRIu64
+                   " rows refused by the server (to the dead-letter topic); %" PRIu64
+                   " batches written row by row",
+                   s->cfg->name, s->parse_errors, s->rejected, s->fallbacks);
+    destroy(s);
 }
 
 const struct ferry_sink_ops ferry_sink_mysql = {

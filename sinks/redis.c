@@ -233,18 +233,20 @@ static void call_release(struct call *c)
 
 /* Adds the commands of one event to the call: for each, its offset, its argument count and
  * its expanded arguments. A command that needs a field the event lacks is left out. */
-static int add_event(struct ferry_sink *s, const rd_kafka_message_t *m)
+static int add_event(struct ferry_sink *s, const struct ferry_batch *b, size_t index)
 {
+    const rd_kafka_message_t *m = b->msgs[index];
     struct call *c = &s->call;
     char perr[256];
     rd_kafka_timestamp_type_t tstype;
     const char *topic = rd_kafka_topic_name(m->rkt);
 
     if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len,
-                           rd_kafka_message_timestamp(m, &tstype), perr, sizeof(perr)) < 0 &&
-        s->parse_errors++ % 1000 == 0)
-        ferry_warn("redis", "%s: %s [%d] offset %lld: %s (%llu so far)", s->cfg->name, topic,
-                   m->partition, (long long)m->offset, perr, (unsigned long long)s->parse_errors);
+                           rd_kafka_message_timestamp(m, &tstype), perr, sizeof(perr)) < 0) {
+        s->parse_errors++;
+        b->reject(b->opaque, m, perr); /* its offset still advances with the batch */
+        return 0;
+    }
     ferry_fields_set_meta(&s->fields, topic, m->partition, m->offset);
     for (size_t k = 0; k < s->cfg->ncommands; k++) {
         const struct ferry_strv *cmd = &s->cfg->commands[k];
@@ -290,7 +292,7 @@ static int append_partition(struct ferry_sink *s, const struct ferry_batch *b, c
         const rd_kafka_message_t *m = b->msgs[i];
         if (m->partition != partition || strcmp(rd_kafka_topic_name(m->rkt), topic))
             continue;
-        if ((rc = add_event(s, m)) < 0)
+        if ((rc = add_event(s, b, i)) < 0)
             return rc;
         last = m->offset;
     }
@@ -379,6 +381,14 @@ static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
                                 s->cfg->name);
         }
     }
+    /* the scripts are still in hiredis's buffer: the rejected events go first */
+    if (batch->before_commit(batch->opaque) < 0) {
+        disconnect(s);
+        return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                            "redis %s: rejected events not in the dead-letter topic: batch given "
+                            "back",
+                            s->cfg->name);
+    }
     for (size_t p = 0; p < nparts && s->rc; p++) {
         int r = read_reply(s, err, errlen);
         if (r < 0 && rc == 0)
@@ -423,7 +433,7 @@ static void redis_close_sink(struct ferry_sink *s)
         ferry_info("redis",
                    "%s: %llu commands not applied again (already applied before a retry), "
                    "%llu failed in Redis, %llu skipped for a missing field, %llu events not "
-                   "parsed",
+                   "parsed (to the dead-letter topic)",
                    s->cfg->name, (unsigned long long)s->replayed,
                    (unsigned long long)s->command_errors, (unsigned long long)s->missing_fields,
                    (unsigned long long)s->parse_errors);

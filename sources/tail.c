@@ -1,13 +1,26 @@
-/* ferry: the tail source — follows files named by glob patterns, line by line.
+/* ferry: the tail source — follows files named by glob patterns through rotation.
  *
- * Every line read becomes an event whose position token names the file's slot and the
- * line's sequence number in that file's watermark (checkpoint.h). The checkpoint of a file is
- * its watermark: the offset below which Kafka acknowledged every line. Reading stops, and
- * nothing is dropped, when the producer's queue or a file's in-flight window is full. */
+ * Every file being read has a slot. An event's position token is its slot and its sequence
+ * number in the slot's watermark (checkpoint.h); the checkpoint of a file is its watermark:
+ * the offset below which Kafka acknowledged every event. Reading stops, and nothing is
+ * dropped, when the producer's queue or a slot's in-flight window is full.
+ *
+ * A file is known by device, inode and its head, the first bytes it holds (sources/tail_scan.c
+ * finds files, tells copies apart and matches them with checkpoints). A slot goes through
+ * these states:
+ *
+ *   PENDING   found, not read yet: empty, or possibly a copy being written (copytruncate's
+ *             cp); sources/tail_scan.c decides what it is as it grows
+ *   LIVE      found under `paths`; read as it grows. Before bytes read are used, the file is
+ *             checked for a truncation (shorter than what was read, or other first bytes)
+ *   DETACHED  renamed away from `paths`, or deleted: read to its end, then closed once it has
+ *             not grown for rotate_wait_ms
+ *   ORPHAN    its file was truncated (copytruncate): the slot keeps what was read before and
+ *             waits rotate_wait_ms for the copy (same head), which it then reads on from where
+ *             the original left off, or, if the copy ends before that, takes as read; the
+ *             truncated file itself starts again at 0 in a new slot
+ *   DONE      closed; freed once every event it emitted is acknowledged */
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,341 +28,358 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/checkpoint.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
-#include "ferry/source.h"
+#include "tail.h"
 
-#define READ_CHUNK             (64 * 1024)
 #define MAX_IN_FLIGHT_PER_FILE (1u << 20)
-#define SEQ_BITS               40
-#define SEQ_MASK               ((1ull << SEQ_BITS) - 1)
-#define MAX_FILES              (1u << 20)
+#define READ_ROUNDS            16 /* reads per file per poll, so that no file starves others */
 
-struct tail_file {
-    char *path;
-    dev_t dev;
-    ino_t ino;
-    int fd;
-    int64_t read_off; /* file offset of the next byte read() returns */
-    char *buf;        /* bytes read and not yet emitted: [start, len) */
-    size_t start, len, cap;
-    int64_t buf_off;  /* file offset of buf[0] */
-    int overlong;     /* longbuf holds a truncated line; input is skipped until its newline */
-    char *longbuf;    /* max_line_bytes, allocated on the first overlong line */
-    int64_t long_off; /* file offset of the line in longbuf */
-    struct ferry_watermark wm;
-};
-
-struct ferry_source {
-    const struct ferry_source_config *cfg;
-    char *cp_path;
-    struct ferry_checkpoint resume; /* loaded at open; consulted for files found later */
-    struct tail_file **files;       /* slot -> file; slots are never reused */
-    size_t nfiles, capfiles;
-    int64_t next_scan_ms;
-    int first_scan_done;
-    uint64_t lines, truncated;
-};
-
-static int64_t now_ms(int clock)
+int64_t ferry_tail_now(void)
 {
     struct timespec ts;
-    clock_gettime(clock, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int excluded(const struct ferry_source_config *cfg, const char *path)
+static int64_t realtime_ms(void)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    for (size_t i = 0; i < cfg->exclude.n; i++)
-        if (!fnmatch(cfg->exclude.v[i], path, 0) || !fnmatch(cfg->exclude.v[i], base, 0))
-            return 1;
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct tail_file *find_file(struct ferry_source *s, dev_t dev, ino_t ino)
+const char *ferry_tail_state_name(enum tail_state st)
 {
-    for (size_t i = 0; i < s->nfiles; i++)
-        if (s->files[i] && s->files[i]->dev == dev && s->files[i]->ino == ino)
-            return s->files[i];
-    return NULL;
+    switch (st) {
+    case TF_PENDING:
+        return "pending";
+    case TF_LIVE:
+        return "live";
+    case TF_DETACHED:
+        return "detached";
+    case TF_ORPHAN:
+        return "orphan";
+    case TF_DONE:
+        return "done";
+    }
+    return "?";
 }
 
-/* Where a newly found file starts: its checkpoint, else start_at for files present at
- * start-up, else 0 (a file created while we run is read whole). */
-static int64_t start_offset(struct ferry_source *s, const char *path, const struct stat *st)
+static uint32_t take_slot(struct ferry_source *s, bool *ok)
 {
-    for (size_t i = 0; i < s->resume.n; i++) {
-        const struct ferry_checkpoint_entry *e = &s->resume.v[i];
-        if (e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino) {
-            if (e->offset > st->st_size) {
-                ferry_warn("tail", "%s: shorter (%lld) than its checkpoint (%lld): reading from 0",
-                           path, (long long)st->st_size, (long long)e->offset);
-                return 0;
-            }
-            return e->offset;
-        }
+    *ok = false;
+    if (s->nfree) {
+        *ok = true;
+        return s->free_slots[--s->nfree];
     }
-    if (!s->first_scan_done && s->cfg->start_at == FERRY_START_END)
-        return st->st_size;
-    return 0;
-}
-
-static void add_file(struct ferry_source *s, const char *path)
-{
-    struct stat st;
-    struct tail_file *f;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        ferry_warn("tail", "%s: open: %s", path, strerror(errno));
-        return;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || find_file(s, st.st_dev, st.st_ino)) {
-        close(fd);
-        return;
-    }
-    if (s->nfiles == MAX_FILES) {
-        ferry_error("tail", "%s: more than %u files in one source", path, MAX_FILES);
-        close(fd);
-        return;
-    }
+    if (s->nfiles == TAIL_MAX_SLOTS)
+        return 0;
     if (s->nfiles == s->capfiles) {
         size_t cap = s->capfiles ? s->capfiles * 2 : 16;
         struct tail_file **v = realloc(s->files, cap * sizeof(*v));
-        if (!v) {
-            close(fd);
-            return;
-        }
-        s->files = v;
+        uint32_t *fr = realloc(s->free_slots, cap * sizeof(*fr));
+        if (v)
+            s->files = v;
+        if (fr)
+            s->free_slots = fr;
+        if (!v || !fr)
+            return 0;
         s->capfiles = cap;
     }
-    f = calloc(1, sizeof(*f));
-    size_t cap = READ_CHUNK;
-    if (!f || !(f->buf = malloc(cap)) || !(f->path = strdup(path))) {
-        if (f) {
-            free(f->buf);
-            free(f);
-        }
-        close(fd);
-        return;
-    }
-    f->cap = cap;
-    f->fd = fd;
-    f->dev = st.st_dev;
-    f->ino = st.st_ino;
-    f->read_off = start_offset(s, path, &st);
-    f->buf_off = f->read_off;
-    if (ferry_watermark_init(&f->wm, f->read_off, MAX_IN_FLIGHT_PER_FILE) < 0) {
-        free(f->path);
-        free(f->buf);
+    s->files[s->nfiles] = NULL;
+    *ok = true;
+    return (uint32_t)s->nfiles++;
+}
+
+struct tail_file *ferry_tail_file_new(struct ferry_source *s, const char *path, int fd,
+                                      const struct stat *st, int64_t now)
+{
+    bool ok;
+    uint32_t slot = take_slot(s, &ok);
+    if (!ok)
+        return NULL;
+    struct tail_file *f = calloc(1, sizeof(*f));
+    if (!f || !(f->path = strdup(path))) {
         free(f);
-        close(fd);
-        return;
+        s->free_slots[s->nfree++] = slot;
+        return NULL;
     }
-    s->files[s->nfiles++] = f;
-    ferry_info("tail", "%s: following from offset %lld", path, (long long)f->read_off);
+    f->slot = slot;
+    f->state = TF_PENDING;
+    f->fd = fd;
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->copy_size = -1;
+    f->pend_size = -1;
+    f->last_growth = now;
+    f->seen = true;
+    ssize_t r = pread(fd, f->head, sizeof(f->head), 0);
+    f->head_len = r > 0 ? (size_t)r : 0;
+    f->fp = ferry_fingerprint(f->head, f->head_len);
+    s->files[slot] = f;
+    return f;
 }
 
-static void scan(struct ferry_source *s)
+int ferry_tail_file_start(struct ferry_source *s, struct tail_file *f, int64_t offset)
 {
-    for (size_t i = 0; i < s->cfg->paths.n; i++) {
-        glob_t g;
-        int rc = glob(s->cfg->paths.v[i], GLOB_NOSORT, NULL, &g);
-        if (rc == 0) {
-            for (size_t j = 0; j < g.gl_pathc; j++)
-                if (!excluded(s->cfg, g.gl_pathv[j]))
-                    add_file(s, g.gl_pathv[j]);
-        }
-        globfree(&g);
+    if (ferry_framer_init(&f->fr, &s->fcfg, offset) < 0 ||
+        ferry_watermark_init(&f->wm, offset, MAX_IN_FLIGHT_PER_FILE) < 0) {
+        ferry_framer_release(&f->fr);
+        ferry_watermark_release(&f->wm);
+        return FERRY_ERR_NOMEM;
     }
-    s->first_scan_done = 1;
-    s->next_scan_ms = now_ms(CLOCK_MONOTONIC) + s->cfg->refresh_ms;
-}
-
-static int tail_open(struct ferry_source **out, const struct ferry_source_config *cfg,
-                     const char *state_dir, char *err, size_t errlen)
-{
-    struct ferry_source *s = calloc(1, sizeof(*s));
-    int rc;
-
-    if (!s)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail %s: out of memory", cfg->name);
-    s->cfg = cfg;
-    if (mkdir(state_dir, 0755) < 0 && errno != EEXIST) {
-        rc = ferry_seterr(err, errlen, FERRY_ERR_IO, "tail %s: state_dir %s: %s", cfg->name,
-                          state_dir, strerror(errno));
-        goto fail;
-    }
-    size_t n = strlen(state_dir) + strlen(cfg->name) + 32;
-    s->cp_path = malloc(n);
-    snprintf(s->cp_path, n, "%s/%s.checkpoint.json", state_dir, cfg->name);
-    rc = ferry_checkpoint_read(s->cp_path, &s->resume, err, errlen);
-    if (rc < 0)
-        goto fail;
-    scan(s);
-    *out = s;
+    f->state = f->seen ? TF_LIVE : TF_DETACHED;
     return 0;
-fail:
-    free(s->cp_path);
-    free(s);
-    return rc;
 }
 
-/* Offers one line to the emitter and, when taken, registers it in the file's watermark.
- * `end` is the file offset just past the line's newline. Returns 0, or -1 for no room. */
-static int emit_one(struct ferry_source *s, struct tail_file *f, size_t slot,
-                    const struct ferry_emit *emit, const char *data, size_t len, int64_t start,
-                    int64_t end)
+void ferry_tail_file_free(struct ferry_source *s, struct tail_file *f)
 {
+    s->files[f->slot] = NULL;
+    s->free_slots[s->nfree++] = f->slot;
+    if (f->fd >= 0)
+        close(f->fd);
+    ferry_framer_release(&f->fr);
+    ferry_watermark_release(&f->wm);
+    free(f->path);
+    free(f);
+}
+
+/* The framer's callback: one event of the file being polled (s->cur) to the emitter. */
+static int on_frame(void *opaque, const char *data, size_t len, int64_t start, int64_t end)
+{
+    struct ferry_source *s = opaque;
+    struct tail_file *f = s->cur;
     uint64_t seq;
 
     if (ferry_watermark_in_flight(&f->wm) >= MAX_IN_FLIGHT_PER_FILE)
-        return -1;
+        return FERRY_ERR_AGAIN;
     struct ferry_event ev = {
         .data = data,
         .len = len,
-        .ts_ms = now_ms(CLOCK_REALTIME),
-        .pos = ((uint64_t)slot << SEQ_BITS) | (f->wm.next_seq & SEQ_MASK),
+        .ts_ms = realtime_ms(),
+        .pos = ((uint64_t)f->slot << TAIL_SEQ_BITS) | (f->wm.next_seq & TAIL_SEQ_MASK),
         .origin = f->path,
         .offset = start,
     };
-    int rc = emit->fn(emit->opaque, &ev);
+    int rc = s->emit->fn(s->emit->opaque, &ev);
     if (rc == FERRY_ERR_AGAIN)
-        return -1;
+        return rc;
     if (ferry_watermark_push(&f->wm, end, &seq) < 0)
-        return -1; /* cannot happen: room was checked above */
+        return FERRY_ERR_AGAIN; /* cannot happen: room was checked above */
     if (rc < 0) {
-        /* the producer refused this line for good; it logged and counted it. Acknowledge it
+        /* the producer refused this event for good; it logged and counted it. Acknowledge it
          * so that the file's watermark is not stuck behind it forever. */
         ferry_watermark_ack(&f->wm, seq);
     }
-    s->lines++;
+    s->events++;
     return 0;
 }
 
-static void warn_truncated(struct ferry_source *s, struct tail_file *f, int64_t off)
+/* The file was truncated below what was read (copytruncate, or `> file`): what was read
+ * stays with this slot, now an orphan waiting for the copy; the file starts again at 0 in a
+ * new slot. */
+static void truncated(struct ferry_source *s, struct tail_file *f, const struct stat *st,
+                      int64_t now)
 {
-    s->truncated++;
-    ferry_warn("tail", "%s: line at offset %lld longer than %ld bytes: truncated", f->path,
-               (long long)off, s->cfg->max_line_bytes);
+    struct tail_file *n = ferry_tail_file_new(s, f->path, f->fd, st, now);
+    if (!n)
+        return; /* no room for a slot now: noticed again later */
+    if (ferry_tail_file_start(s, n, 0) < 0) {
+        n->fd = -1; /* still f's */
+        ferry_tail_file_free(s, n);
+        return;
+    }
+    n->state = f->state == TF_DETACHED ? TF_DETACHED : TF_LIVE;
+    s->truncations++;
+    ferry_warn("tail", "%s: truncated from %lld to %lld bytes: reading it again from 0%s", f->path,
+               (long long)ferry_framer_next_offset(&f->fr), (long long)st->st_size,
+               f->head_len >= TAIL_FP_MIN ? ", and the copy of what it held, if one appears" : "");
+    f->fd = -1;
+    f->dev = 0;
+    f->ino = 0;
+    f->copy_size = -1;
+    f->state = TF_ORPHAN;
+    f->last_growth = now;
+    s->scan_now = true;
+    s->classify_now = true;
 }
 
-/* Emits complete lines from f's buffer. Returns events emitted, or -1 when emission had to
- * stop for lack of room (the unsent line stays in the buffer). A line longer than
- * max_line_bytes keeps its first max_line_bytes in f->longbuf and the rest is skipped up to
- * its newline; it is emitted, truncated, when that newline arrives. */
-static int emit_lines(struct ferry_source *s, struct tail_file *f, size_t slot,
-                      const struct ferry_emit *emit)
+int64_t ferry_tail_min_size(const struct tail_file *f)
 {
-    size_t max = (size_t)s->cfg->max_line_bytes;
-    int n = 0;
-
-    while (f->start < f->len) {
-        char *p = f->buf + f->start;
-        size_t avail = f->len - f->start;
-        char *nl = memchr(p, '\n', avail);
-        int64_t off = f->buf_off + (int64_t)f->start;
-
-        if (f->overlong) {
-            if (!nl) {
-                f->start = f->len; /* skipped: part of the truncated line */
-                return n;
-            }
-            int64_t end = off + (nl - p) + 1;
-            if (emit_one(s, f, slot, emit, f->longbuf, max, f->long_off, end) < 0) {
-                return -1;
-            }
-            f->overlong = 0;
-        } else if (!nl) {
-            if (avail <= max)
-                return n; /* a partial line: wait for its newline */
-            if (!f->longbuf && !(f->longbuf = malloc(max)))
-                return n;
-            memcpy(f->longbuf, p, max);
-            f->long_off = off;
-            warn_truncated(s, f, off);
-            f->overlong = 1;
-            f->start = f->len;
-            continue;
-        } else {
-            size_t len = (size_t)(nl - p);
-            if (len > max) {
-                warn_truncated(s, f, off);
-                len = max;
-            }
-            if (emit_one(s, f, slot, emit, p, len, off, off + (nl - p) + 1) < 0)
-                return -1;
-        }
-        f->start += (size_t)(nl - p) + 1;
-        n++;
-    }
-    return n;
+    return f->copy_size >= 0 ? f->copy_size : ferry_framer_next_offset(&f->fr);
 }
 
-/* Reads more of the file into f->buf. The buffer starts small and grows, up to
- * max_line_bytes plus one read, only while a single line needs it. */
-static int read_more(struct ferry_source *s, struct tail_file *f)
+/* At the end of what was there: truncated? deleted? */
+static void at_eof(struct ferry_source *s, struct tail_file *f, int64_t now)
 {
-    if (f->start > 0) {
-        memmove(f->buf, f->buf + f->start, f->len - f->start);
-        f->len -= f->start;
-        f->buf_off += (int64_t)f->start;
-        f->start = 0;
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return;
+    if (st.st_size < ferry_tail_min_size(f)) {
+        truncated(s, f, &st, now);
+    } else if (st.st_nlink == 0 && f->state == TF_LIVE) {
+        f->state = TF_DETACHED;
+        s->deleted++;
+        ferry_info("tail", "%s: deleted: reading it to its end", f->path);
     }
-    if (f->len == f->cap) {
-        size_t limit = (size_t)s->cfg->max_line_bytes + READ_CHUNK;
-        size_t cap = f->cap * 2 < limit ? f->cap * 2 : limit;
-        char *b = cap > f->cap ? realloc(f->buf, cap) : NULL;
-        if (!b)
-            return 0;
-        f->buf = b;
-        f->cap = cap;
-    }
-    ssize_t r = pread(f->fd, f->buf + f->len, f->cap - f->len, f->read_off);
+}
+
+void ferry_tail_check_content(struct ferry_source *s, struct tail_file *f, int64_t now)
+{
+    struct stat st;
+    if (f->fd < 0 || f->state == TF_PENDING || fstat(f->fd, &st) < 0)
+        return;
+    if (st.st_size < ferry_tail_min_size(f) || !ferry_tail_head_check(f))
+        truncated(s, f, &st, now);
+}
+
+/* Reads the next bytes into the framer. Bytes read, 0 at the end of the file, -1 when
+ * nothing was read (no room, an error, or the file turned out to be truncated). */
+static ssize_t read_more(struct ferry_source *s, struct tail_file *f, int64_t now)
+{
+    size_t room;
+    char *p = ferry_framer_space(&f->fr, &room);
+    int64_t off = ferry_framer_next_offset(&f->fr);
+    struct stat st;
+
+    if (room == 0)
+        return -1;
+    ssize_t r = pread(f->fd, p, room, off);
     if (r < 0) {
-        if (errno != EINTR && errno != EAGAIN)
+        if (errno != EINTR && errno != EAGAIN && !f->read_failed) {
+            f->read_failed = true;
+            s->read_errors++;
             ferry_warn("tail", "%s: read: %s", f->path, strerror(errno));
-        return 0;
+        }
+        return -1;
     }
-    f->len += (size_t)r;
-    f->read_off += r;
-    return (int)r;
+    f->read_failed = false;
+    if (r == 0)
+        return 0;
+    /* Were these bytes still the file's? After a truncation (copytruncate) and new writes
+     * past `off`, they would be the middle of other lines. */
+    if (fstat(f->fd, &st) < 0)
+        return -1; /* cannot tell: read again later */
+    if (st.st_size < off + r) {
+        ferry_framer_commit(&f->fr, (size_t)r); /* read before it shrank: they count */
+        truncated(s, f, &st, now);
+        return r;
+    }
+    if (!ferry_tail_head_check(f)) {
+        truncated(s, f, &st, now); /* truncated and written again: the bytes are dropped */
+        return -1;
+    }
+    ferry_framer_commit(&f->fr, (size_t)r);
+    return r;
+}
+
+/* Emits what f has and reads more while there is room. Events emitted, or FERRY_ERR_AGAIN. */
+static int poll_file(struct ferry_source *s, struct tail_file *f, int64_t now)
+{
+    int total = 0;
+    s->cur = f;
+    for (int round = 0; round < READ_ROUNDS; round++) {
+        int n = ferry_framer_drain(&f->fr, on_frame, s, now);
+        if (n < 0)
+            return n;
+        total += n;
+        if (f->fd < 0)
+            break;
+        ssize_t r = read_more(s, f, now);
+        if (r > 0) {
+            f->last_growth = now;
+            continue;
+        }
+        if (r == 0)
+            at_eof(s, f, now);
+        break;
+    }
+    return total;
+}
+
+/* A detached or orphaned file that stayed quiet for rotate_wait_ms is finished: its last
+ * unterminated line and multiline event are shipped, and it is closed. */
+static int maybe_close(struct ferry_source *s, struct tail_file *f, int64_t now)
+{
+    if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) ||
+        now - f->last_growth < s->cfg->rotate_wait_ms)
+        return 0;
+    s->cur = f;
+    int rc = ferry_framer_finish(&f->fr, on_frame, s);
+    if (rc < 0)
+        return rc;
+    if (f->state == TF_ORPHAN) {
+        s->copies_missed++;
+        ferry_warn("tail",
+                   "%s: no copy of the truncated file appeared within rotate_wait_ms: what was "
+                   "written to it after offset %lld before the truncation, if anything, was "
+                   "not read",
+                   f->path, (long long)ferry_framer_next_offset(&f->fr));
+    } else {
+        ferry_info("tail", "%s: read to its end (%lld): closed", f->path,
+                   (long long)ferry_framer_next_offset(&f->fr));
+    }
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    f->state = TF_DONE;
+    return rc;
+}
+
+/* A pending file that changed size, or waits to settle, is classified on the next poll. */
+static void watch_pending(struct ferry_source *s, struct tail_file *f)
+{
+    struct stat st;
+    if (f->recheck || (fstat(f->fd, &st) == 0 && st.st_size != f->pend_size))
+        s->classify_now = true;
 }
 
 static int tail_poll(struct ferry_source *s, const struct ferry_emit *emit, int timeout_ms)
 {
+    int64_t now = ferry_tail_now();
     int total = 0;
     (void)timeout_ms;
 
-    if (now_ms(CLOCK_MONOTONIC) >= s->next_scan_ms)
-        scan(s);
-    for (size_t i = 0; i < s->nfiles; i++) {
-        struct tail_file *f = s->files[i];
-        /* a bounded amount per file per poll, so that one busy file cannot starve others */
-        for (int rounds = 0; rounds < 16; rounds++) {
-            int n = emit_lines(s, f, i, emit);
-            if (n < 0)
-                return total; /* no room: stop reading everything until it drains */
-            total += n;
-            if (read_more(s, f) <= 0)
-                break;
+    s->emit = emit;
+    ferry_tail_watch_events(s);
+    if (s->scan_now || now >= s->next_scan)
+        ferry_tail_scan(s, now);
+    else if (s->classify_now)
+        ferry_tail_classify(s, now);
+    size_t n = s->nfiles, first = n ? s->next_first % n : 0;
+    s->next_first = first + 1;
+    for (size_t k = 0; k < n && k < s->nfiles; k++) {
+        struct tail_file *f = s->files[(first + k) % n];
+        if (!f)
+            continue;
+        if (f->state == TF_PENDING) {
+            watch_pending(s, f);
+            continue;
         }
+        int rc = poll_file(s, f, now);
+        if (rc < 0)
+            return total; /* no room: stop reading everything until it drains */
+        total += rc;
+        rc = maybe_close(s, f, now);
+        if (rc < 0)
+            return total;
+        total += rc;
+        if (f->state == TF_DONE && ferry_watermark_in_flight(&f->wm) == 0)
+            ferry_tail_file_free(s, f);
     }
     return total;
 }
 
 static void tail_acked(struct ferry_source *s, uint64_t pos, int ok)
 {
-    size_t slot = (size_t)(pos >> SEQ_BITS);
-    (void)ok; /* a failed delivery was logged and counted by the producer; see emit_lines */
+    size_t slot = (size_t)(pos >> TAIL_SEQ_BITS);
+    (void)ok; /* a failed delivery was logged and counted by the producer; see on_frame */
     if (slot >= s->nfiles || !s->files[slot])
         return;
     struct ferry_watermark *w = &s->files[slot]->wm;
-    uint64_t low = pos & SEQ_MASK;
-    uint64_t seq = w->done_seq + ((low - w->done_seq) & SEQ_MASK);
+    uint64_t low = pos & TAIL_SEQ_MASK;
+    uint64_t seq = w->done_seq + ((low - w->done_seq) & TAIL_SEQ_MASK);
     ferry_watermark_ack(w, seq);
 }
 
@@ -363,13 +393,19 @@ static int tail_checkpoint(struct ferry_source *s, char *err, size_t errlen)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail: out of memory");
     for (size_t i = 0; i < s->nfiles; i++) {
         struct tail_file *f = s->files[i];
-        if (!f)
-            continue;
-        cp.v[cp.n].path = f->path;
-        cp.v[cp.n].dev = (uint64_t)f->dev;
-        cp.v[cp.n].ino = (uint64_t)f->ino;
-        cp.v[cp.n].offset = f->wm.offset;
-        cp.n++;
+        if (!f || f->state == TF_PENDING)
+            continue; /* nothing read from it */
+        int64_t off = f->wm.offset;
+        if (f->copy_size >= 0 && off > f->copy_size)
+            off = f->copy_size; /* the copy holds no more: it was read in full */
+        cp.v[cp.n++] = (struct ferry_checkpoint_entry){
+            .path = f->path,
+            .dev = (uint64_t)f->dev,
+            .ino = (uint64_t)f->ino,
+            .offset = off,
+            .fp = f->fp,
+            .fp_len = f->head_len,
+        };
     }
     rc = ferry_checkpoint_write(s->cp_path, &cp, err, errlen);
     free(cp.v); /* the paths belong to the files */
@@ -389,26 +425,74 @@ static void tail_close(struct ferry_source *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->nfiles; i++) {
-        struct tail_file *f = s->files[i];
-        if (!f)
-            continue;
-        close(f->fd);
-        ferry_watermark_release(&f->wm);
-        free(f->buf);
-        free(f->longbuf);
-        free(f->path);
-        free(f);
-    }
-    ferry_info("tail", "%s: %llu lines read, %llu truncated", s->cfg->name,
-               (unsigned long long)s->lines, (unsigned long long)s->truncated);
+    for (size_t i = 0; i < s->nfiles; i++)
+        if (s->files[i])
+            ferry_tail_file_free(s, s->files[i]);
+    ferry_info("tail",
+               "%s: %llu events; %llu long lines cut, %llu truncations (%llu copies found, %llu "
+               "not), %llu copies of files being read left alone, %llu files deleted, %llu "
+               "renamed away, %llu skipped",
+               s->cfg->name, (unsigned long long)s->events, (unsigned long long)s->fcfg.truncated,
+               (unsigned long long)s->truncations, (unsigned long long)s->copies_found,
+               (unsigned long long)s->copies_missed, (unsigned long long)s->copies_left,
+               (unsigned long long)s->deleted, (unsigned long long)s->renamed,
+               (unsigned long long)s->skipped);
+    ferry_tail_scan_release(s);
+    ferry_framer_cfg_release(&s->fcfg);
     ferry_checkpoint_release(&s->resume);
+    free(s->resume_used);
     free(s->files);
+    free(s->free_slots);
     free(s->cp_path);
     free(s);
 }
 
-static const struct ferry_source_ops tail_ops = {
+static int tail_open(struct ferry_source **out, const struct ferry_source_config *cfg,
+                     const char *state_dir, char *err, size_t errlen)
+{
+    struct ferry_source *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (!s)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail %s: out of memory", cfg->name);
+    s->cfg = cfg;
+    s->ino_fd = -1;
+    rc = ferry_framer_cfg_init(&s->fcfg, cfg, err, errlen);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    if (mkdir(state_dir, 0755) < 0 && errno != EEXIST) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_IO, "tail %s: state_dir %s: %s", cfg->name,
+                          state_dir, strerror(errno));
+        goto fail;
+    }
+    size_t n = strlen(state_dir) + strlen(cfg->name) + 32;
+    s->cp_path = malloc(n);
+    if (!s->cp_path) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail %s: out of memory", cfg->name);
+        goto fail;
+    }
+    snprintf(s->cp_path, n, "%s/%s.checkpoint.json", state_dir, cfg->name);
+    s->had_checkpoint = access(s->cp_path, F_OK) == 0;
+    rc = ferry_checkpoint_read(s->cp_path, &s->resume, err, errlen);
+    if (rc < 0)
+        goto fail;
+    s->resume_used = calloc(s->resume.n + 1, sizeof(*s->resume_used));
+    if (!s->resume_used) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail %s: out of memory", cfg->name);
+        goto fail;
+    }
+    ferry_tail_watch_init(s);
+    ferry_tail_scan(s, ferry_tail_now());
+    *out = s;
+    return 0;
+fail:
+    tail_close(s);
+    return rc;
+}
+
+const struct ferry_source_ops ferry_source_tail = {
     .type = "tail",
     .open = tail_open,
     .poll = tail_poll,
@@ -417,14 +501,3 @@ static const struct ferry_source_ops tail_ops = {
     .in_flight = tail_in_flight,
     .close = tail_close,
 };
-
-const struct ferry_source_ops *ferry_source_lookup(enum ferry_source_type type)
-{
-    switch (type) {
-    case FERRY_SOURCE_TAIL:
-        return &tail_ops;
-    case FERRY_SOURCE_STDIN:
-        return NULL;
-    }
-    return NULL;
-}

@@ -36,12 +36,19 @@ static inline uint64_t ferry_watermark_in_flight(const struct ferry_watermark *w
     return w->next_seq - w->done_seq;
 }
 
-/* One checkpointed input. */
+/* One checkpointed input. Its identity is the device and inode it had, and a fingerprint of
+ * its first bytes, so that a file whose inode was reused is told apart from the one that had
+ * it, and a copy (copytruncate) is recognised by its content. */
 struct ferry_checkpoint_entry {
-    char *path;
+    char *path; /* for people reading the file; bytes that are not UTF-8 are written as '?' */
     uint64_t dev, ino;
     int64_t offset;
+    uint64_t fp;   /* ferry_fingerprint of the first fp_len bytes */
+    size_t fp_len; /* 0: no fingerprint (an empty file, or a checkpoint from before them) */
 };
+
+/* 64-bit FNV-1a of n bytes: the fingerprint of a file's first bytes. */
+uint64_t ferry_fingerprint(const void *data, size_t n);
 
 struct ferry_checkpoint {
     struct ferry_checkpoint_entry *v;

@@ -27,6 +27,7 @@ struct ferry_diags {
     size_t n, cap;
 };
 
+/* `file` (copied; NULL: "<config>") is what ferry_diags_format puts before every message. */
 void ferry_diags_init(struct ferry_diags *d, const char *file);
 void ferry_diags_release(struct ferry_diags *d);
 void ferry_diags_add(struct ferry_diags *d, int line, int col, const char *fmt, ...)
@@ -83,6 +84,18 @@ enum ferry_source_type { FERRY_SOURCE_TAIL, FERRY_SOURCE_STDIN };
 enum ferry_long_lines { FERRY_LONG_TRUNCATE, FERRY_LONG_SPLIT };
 enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
 enum ferry_format { FERRY_FORMAT_RAW, FERRY_FORMAT_JSON, FERRY_FORMAT_COMBINED };
+enum ferry_partition_mode {
+    FERRY_PARTITION_DEFAULT,    /* librdkafka's choice for unkeyed messages */
+    FERRY_PARTITION_KEY,        /* a key from each event, hashed as the Java client does */
+    FERRY_PARTITION_EXPLICIT,   /* every event to one partition */
+    FERRY_PARTITION_ROUND_ROBIN /* each event to the next available partition */
+};
+/* Where an event goes when mode is KEY and no key can be extracted from it. */
+enum ferry_partition_fallback {
+    FERRY_FALLBACK_DEFAULT,
+    FERRY_FALLBACK_ROUND_ROBIN,
+    FERRY_FALLBACK_EXPLICIT
+};
 
 struct ferry_kafka_config {
     char *brokers;               /* "host:port,…" or "embedded" */
@@ -92,6 +105,21 @@ struct ferry_kafka_config {
     struct ferry_kvs properties; /* handed to librdkafka as they are, to every client */
     struct ferry_kvs producer;   /* then these, to producers only */
     struct ferry_kvs consumer;   /* then these, to consumers only */
+};
+
+/* partitioning.key: exactly one of json_field, regex and static_key is set (validated). */
+struct ferry_key_config {
+    char *json_field; /* a top-level member of a JSON object line */
+    char *regex;      /* PCRE2 pattern; the key is the text of `group` */
+    char *group;      /* a group's name or number; NULL: the first capture group */
+    char *static_key; /* `static`: the same key for every event */
+};
+
+struct ferry_partitioning_config {
+    enum ferry_partition_mode mode;
+    struct ferry_key_config key; /* mode KEY */
+    enum ferry_partition_fallback fallback;
+    long partition; /* mode EXPLICIT or fallback EXPLICIT; -1 when not given */
 };
 
 struct ferry_source_config {
@@ -111,6 +139,8 @@ struct ferry_source_config {
     long ml_flush_ms;
     char *topic;
     enum ferry_acks acks;
+    struct ferry_partitioning_config partitioning;
+    bool headers; /* provenance headers ferry.host, ferry.path, ferry.offset */
 };
 
 struct ferry_mysql_config {
@@ -121,6 +151,40 @@ struct ferry_mysql_config {
     char *password_env;
     char *database;
     char *socket;
+};
+
+/* sinks.workers[].columns: the type a column's value is converted to, from a field's text. */
+enum ferry_column_type {
+    FERRY_COLUMN_STRING,
+    FERRY_COLUMN_INT,      /* 64-bit signed */
+    FERRY_COLUMN_FLOAT,    /* IEEE double */
+    FERRY_COLUMN_BOOL,     /* true/false, 1/0, yes/no */
+    FERRY_COLUMN_DATETIME, /* a point in time, kept to the millisecond, in UTC */
+    FERRY_COLUMN_JSON      /* any JSON value */
+};
+/* How a datetime column reads its field. */
+enum ferry_time_format {
+    FERRY_TIME_AUTO,     /* ISO 8601 or access-log time, told apart by their shape */
+    FERRY_TIME_ISO8601,  /* 2026-11-25T18:31:41.123+01:00 */
+    FERRY_TIME_CLF,      /* 25/Nov/2026:18:31:41 +0100 */
+    FERRY_TIME_EPOCH_S,  /* seconds since 1970-01-01 UTC, with an optional fraction */
+    FERRY_TIME_EPOCH_MS, /* milliseconds since 1970-01-01 UTC */
+};
+enum ferry_mysql_mode {
+    FERRY_MYSQL_INSERT, /* one row per event */
+    FERRY_MYSQL_UPSERT  /* one row per key: INSERT … ON DUPLICATE KEY UPDATE */
+};
+
+struct ferry_column_config {
+    char *name;  /* the column: a valid MySQL identifier, not one of ferry's own */
+    char *field; /* the field its value comes from; defaults to the column's name */
+    enum ferry_column_type type;
+    enum ferry_time_format time_format; /* datetime columns only */
+    char *def;   /* `default`: text converted like a field's value when the field is missing;
+                    NULL: none (validated: it converts) */
+    bool null;   /* a missing field without a default is NULL (true) or a reject (false);
+                    always false for the columns of an upsert key */
+    long length; /* string columns: VARCHAR(length) when ferry creates the table; 0: TEXT */
 };
 
 struct ferry_redis_config {
@@ -142,7 +206,11 @@ struct ferry_worker_config {
     struct ferry_mysql_config mysql;
     char *table;
     bool create_table;
-    struct ferry_kvs columns; /* column name -> field name */
+    struct ferry_column_config *columns; /* in the order written */
+    size_t ncolumns;
+    enum ferry_mysql_mode mode;
+    struct ferry_strv key; /* mode UPSERT: the columns of the table's unique key */
+    bool store_raw;        /* `raw`: the event's text goes to column raw */
     /* redis */
     struct ferry_redis_config redis;
     struct ferry_strv *commands; /* each: the argv template of one command */
@@ -150,7 +218,7 @@ struct ferry_worker_config {
 };
 
 struct ferry_config {
-    char *path;
+    char *path; /* the file loaded, or the name given to ferry_config_parse */
     struct ferry_kafka_config kafka;
     char *state_dir;
     long checkpoint_ms;
@@ -158,15 +226,18 @@ struct ferry_config {
     struct ferry_source_config *sources;
     size_t nsources;
     char *group;
+    char *dead_letter_topic;
     struct ferry_worker_config *workers;
     size_t nworkers;
 };
 
 /* Reads, parses and validates the file at `path`. On success *out owns a new config and 0 is
  * returned; otherwise *out is NULL, every problem is in `d`, and FERRY_ERR_INVALID (or
- * FERRY_ERR_IO when the file cannot be read) is returned. */
+ * FERRY_ERR_IO when the file cannot be read) is returned. Messages carry the name given to
+ * ferry_diags_init, not `path`: initialise `d` with the same path. */
 int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_diags *d);
-/* The same for a document held in memory; `name` is used in messages. */
+/* The same for a document held in memory. `name` becomes the config's `path`; messages carry
+ * the name given to ferry_diags_init. */
 int ferry_config_parse(const char *name, const char *text, size_t len, struct ferry_config **out,
                        struct ferry_diags *d);
 void ferry_config_destroy(struct ferry_config *cfg);

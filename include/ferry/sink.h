@@ -11,9 +11,24 @@
 
 #include "ferry/config.h"
 
+/* An event (one of the batch's msgs) the sink cannot write as it is (it does not parse, a value
+ * does not convert, the server refuses the row): the worker sends it, unchanged, to the dead-letter
+ * topic with `reason` in its headers. Runs on the worker's thread, inside write(); reason is
+ * copied. */
+typedef void ferry_reject_fn(void *opaque, const rd_kafka_message_t *m, const char *reason);
+
+/* Called by write() once, after every reject and before the sink commits: the worker makes
+ * the rejected events durable in the dead-letter topic. 0, or FERRY_ERR_RETRY when that
+ * failed: the sink then gives up the transaction and returns FERRY_ERR_RETRY (the batch
+ * comes again; the dead-letter topic may see an event twice, the sink never). */
+typedef int ferry_before_commit_fn(void *opaque);
+
 struct ferry_batch {
     rd_kafka_message_t **msgs; /* borrowed; in consumption order, several partitions mixed */
     size_t n;
+    ferry_reject_fn *reject;               /* never NULL */
+    ferry_before_commit_fn *before_commit; /* never NULL */
+    void *opaque;
 };
 
 struct ferry_sink; /* each implementation defines its own */
@@ -30,10 +45,12 @@ struct ferry_sink_ops {
      * NULL when the sink keeps no offsets. */
     int (*stored_offsets)(struct ferry_sink *sink, rd_kafka_topic_partition_list_t *parts,
                           char *err, size_t errlen);
-    /* Writes the batch. 0: durable (with the offsets, for sinks that store them).
-     * FERRY_ERR_RETRY: nothing or part of it was written and the sink wants the same batch
-     * again later (sinks that store offsets skip what they already have).
-     * FERRY_ERR_FATAL: the batch cannot be written as it is. */
+    /* Writes the batch. 0: durable (with the offsets, for sinks that store them), every event
+     * either written or rejected (batch->reject), and batch->before_commit called before the
+     * sink's commit. FERRY_ERR_RETRY: nothing or part of it was written and the sink wants
+     * the same batch again later (sinks that store offsets skip what they already have).
+     * FERRY_ERR_FATAL: the batch cannot be written and rejecting events would not help (a
+     * missing table, no privilege): the worker retries with backoff, nothing is skipped. */
     int (*write)(struct ferry_sink *sink, const struct ferry_batch *batch, char *err,
                  size_t errlen);
     void (*close)(struct ferry_sink *sink);

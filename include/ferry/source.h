@@ -10,6 +10,7 @@
 #ifndef FERRY_SOURCE_H
 #define FERRY_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,10 +53,16 @@ struct ferry_source_ops {
     int (*checkpoint)(struct ferry_source *src, char *err, size_t errlen);
     /* Events emitted and not yet acknowledged. */
     uint64_t (*in_flight)(const struct ferry_source *src);
+    /* The input ended for good and every event was emitted (standard input closed). NULL for
+     * sources that never end (files may always grow). */
+    bool (*finished)(const struct ferry_source *src);
     void (*close)(struct ferry_source *src);
 };
 
 /* The source implementation for `type`, or NULL. */
 const struct ferry_source_ops *ferry_source_lookup(enum ferry_source_type type);
+
+extern const struct ferry_source_ops ferry_source_tail;  /* sources/tail.c */
+extern const struct ferry_source_ops ferry_source_stdin; /* sources/stdin.c */
 
 #endif

@@ -26,6 +26,8 @@
 #   FERRY_STACK_DIR        default for -d (else ./build/stack)
 #   FERRY_MYSQL_PORT       fixed port for mariadb
 #   FERRY_MYSQL_PASSWORD   password of the 'ferry' user (default ferry-test-pw)
+#   FERRY_MYSQL_KEEP_DATA=1  mariadb starts on the data directory of its last run, if any
+#                          (restart tests), instead of a fresh one
 #   FERRY_REDIS_PORT       fixed port for redis
 #   FERRY_REDIS_DURABLE=1  redis with an fsynced append-only file (kept across a restart)
 #   FERRY_ZK_PORT          fixed client port for zookeeper
@@ -590,11 +592,12 @@ start_mariadb() {
     d=$(comp_dir mariadb)
     command -v mariadbd >/dev/null || PATH=$PATH:/usr/sbin
     command -v mariadbd >/dev/null || { err "mariadb: mariadbd not found"; return 1; }
-    rm -rf "$d/data"
-    mkdir -p "$d/data"
     MYSQL_SOCK=$(mariadb_socket_path)
     rm -f "$MYSQL_SOCK"
-    if ! timeout 120 mariadb-install-db --no-defaults --datadir="$d/data" \
+    if [[ ${FERRY_MYSQL_KEEP_DATA:-} == 1 && -d $d/data/mysql ]]; then
+        :
+    elif ! { rm -rf "$d/data" && mkdir -p "$d/data"; } ||
+        ! timeout 120 mariadb-install-db --no-defaults --datadir="$d/data" \
         --auth-root-authentication-method=normal --skip-test-db \
         --skip-name-resolve --innodb-buffer-pool-size=64M --innodb-log-file-size=48M \
         </dev/null >>"$d/log" 2>&1; then

@@ -396,13 +396,37 @@ static void list_dir(const char *dir, char *out, size_t len)
     free(names);
 }
 
+/* A path that is not UTF-8 cannot be a JSON string: its odd bytes become '?', and the entry,
+ * identified by device, inode and fingerprint, is kept. */
+static void checkpoint_path_not_utf8(void **state)
+{
+    struct tmpdir *t = *state;
+    struct ferry_checkpoint_entry e[2] = {
+        {"/var/log/caf\xe9.log", 1, 2, 300, 0, 0},
+        {"/var/log/ok-\xc3\xa9.log", 1, 3, 400, 0, 0},
+    };
+    struct ferry_checkpoint cp = {e, 2}, back;
+    char err[512] = "";
+
+    assert_int_equal(ferry_checkpoint_write(t->file, &cp, err, sizeof(err)), 0);
+    assert_int_equal(ferry_checkpoint_read(t->file, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.n, 2);
+    assert_string_equal(back.v[0].path, "/var/log/caf?.log");
+    assert_int_equal(back.v[0].ino, 2);
+    assert_int_equal(back.v[0].offset, 300);
+    assert_string_equal(back.v[1].path, "/var/log/ok-\xc3\xa9.log");
+    assert_int_equal(back.v[1].offset, 400);
+    ferry_checkpoint_release(&back);
+}
+
 static void checkpoint_round_trip(void **state)
 {
     struct tmpdir *t = *state;
     struct ferry_checkpoint_entry e[3] = {
-        {"/var/log/nginx/access.log", 2049, 131074, 0},
-        {"/var/log/with space/app.log", 64769, 1ULL << 40, 123456789012345},
-        {"/var/log/\"quoted\"\\back.log", 0, 1, 7},
+        {"/var/log/nginx/access.log", 2049, 131074, 0, 0xcbf29ce484222325ull, 1024},
+        {"/var/log/with space/app.log", 64769, 1ULL << 40, 123456789012345, 0xffffffffffffffffull,
+         64},
+        {"/var/log/\"quoted\"\\back.log", 0, 1, 7, 0, 0},
     };
     struct ferry_checkpoint cp = {e, 3}, back;
     char err[512] = "";
@@ -415,6 +439,8 @@ static void checkpoint_round_trip(void **state)
         assert_int_equal(back.v[i].dev, e[i].dev);
         assert_int_equal(back.v[i].ino, e[i].ino);
         assert_int_equal(back.v[i].offset, e[i].offset);
+        assert_int_equal(back.v[i].fp, e[i].fp);
+        assert_int_equal(back.v[i].fp_len, e[i].fp_len);
     }
     ferry_checkpoint_release(&back);
     assert_int_equal(back.n, 0);
@@ -532,7 +558,7 @@ static void checkpoint_wrong_shape(void **state)
 static void checkpoint_write_leaves_no_temp_file(void **state)
 {
     struct tmpdir *t = *state;
-    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3};
+    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3, 0, 0};
     struct ferry_checkpoint cp = {&e, 1};
     char err[512] = "", names[256];
     struct stat st;
@@ -550,7 +576,7 @@ static void checkpoint_write_leaves_no_temp_file(void **state)
 static void checkpoint_failed_write_keeps_previous(void **state)
 {
     struct tmpdir *t = *state;
-    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 1111};
+    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 1111, 0, 0};
     struct ferry_checkpoint cp = {&e, 1}, back;
     char err[512] = "", tmp[256], want[512];
 
@@ -573,7 +599,7 @@ static void checkpoint_failed_write_keeps_previous(void **state)
 static void checkpoint_failed_rename_removes_temp_file(void **state)
 {
     struct tmpdir *t = *state;
-    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3};
+    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3, 0, 0};
     struct ferry_checkpoint cp = {&e, 1};
     char err[512] = "", want[512], inner[256], names[256];
 
@@ -592,7 +618,7 @@ static void checkpoint_failed_rename_removes_temp_file(void **state)
 static void checkpoint_write_into_missing_directory(void **state)
 {
     struct tmpdir *t = *state;
-    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3};
+    struct ferry_checkpoint_entry e = {"/var/log/a.log", 1, 2, 3, 0, 0};
     struct ferry_checkpoint cp = {&e, 1};
     char file[256], err[512] = "", want[512];
 
@@ -615,6 +641,7 @@ int main(void)
         cmocka_unit_test(watermark_random_against_model),
         cmocka_unit_test(watermark_random_interleaved),
         cmocka_unit_test_setup_teardown(checkpoint_round_trip, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(checkpoint_path_not_utf8, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(checkpoint_missing_file_is_empty, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(checkpoint_corrupt_json, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(checkpoint_wrong_shape, setup_dir, teardown_dir),

@@ -178,8 +178,13 @@ static void integer_syntax(void **state)
                  "      batch: {max_rows: 99999999999999999999}\n",
                  NAME ":7:21: sinks.workers[0].redis.port: expected an integer, got '0x18eb'\n" NAME
                       ":7:33: sinks.workers[0].redis.db: expected an integer, got '1.5'\n" NAME
-                      ":9:25: sinks.workers[0].batch.max_rows: expected an integer, got "
-                      "'99999999999999999999'\n");
+                      ":9:25: sinks.workers[0].batch.max_rows: 99999999999999999999 is out of "
+                      "range (1 to 1000000)\n");
+    expect_diags("kafka:\n"
+                 "  brokers: embedded\n"
+                 "  embedded: {partitions: -99999999999999999999}\n",
+                 NAME ":3:26: kafka.embedded.partitions: -99999999999999999999 is out of range (1 "
+                      "to 1024)\n");
 }
 
 static void mapping_where_list(void **state)
@@ -323,6 +328,11 @@ static void missing_kafka(void **state)
                  "  state_dir: /tmp/ferry\n",
                  NAME ":1:1: missing required key 'kafka'\n");
     expect_diags("kafka: {}\n", NAME ":1:8: kafka: missing required key 'brokers'\n");
+    /* the key is there, with nothing under it */
+    expect_diags("kafka:\n", NAME ":1:7: kafka: is empty (needs 'brokers')\n");
+    expect_diags("kafka: ~\n"
+                 "agent: {state_dir: /tmp/ferry}\n",
+                 NAME ":1:8: kafka: is empty (needs 'brokers')\n");
 }
 
 static void mysql_worker_needs(void **state)
@@ -338,6 +348,37 @@ static void mysql_worker_needs(void **state)
                  NAME ":4:7: sinks.workers[0]: a mysql worker needs 'table'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'user'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'database'\n");
+}
+
+static void mysql_section_empty(void **state)
+{
+    (void)state;
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - name: db\n"
+                 "      type: mysql\n"
+                 "      topics: [web]\n"
+                 "      mysql:\n"
+                 "      table: hits\n",
+                 NAME ":7:13: sinks.workers[0].mysql: is empty (needs 'user' and 'database')\n");
+}
+
+static void invalid_worker_type_only(void **state)
+{
+    (void)state;
+    /* nothing type-specific is said about a worker whose type is wrong; the rest still is */
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - name: cache\n"
+                 "      type: rediss\n"
+                 "      topics: []\n"
+                 "      redis: {host: cache}\n"
+                 "      commands: [[INCR, hits]]\n",
+                 NAME ":5:13: sinks.workers[0].type: invalid value 'rediss' (expected one of: "
+                      "mysql, redis)\n" NAME
+                      ":6:15: sinks.workers[0].topics: needs at least one topic\n");
 }
 
 static void redis_worker_needs_and_foreign_keys(void **state)
@@ -414,11 +455,23 @@ static void yaml_syntax_errors(void **state)
                  NAME ":1:15: yaml: mapping values are not allowed in this context\n");
     expect_diags("kafka:\n"
                  "\tbrokers: k1\n",
+                 NAME ":2:1: tabs are not allowed for indentation in YAML\n");
+    /* a character other than a tab keeps libyaml's words */
+    expect_diags("kafka: {brokers: k1}\n"
+                 "@x: 1\n",
                  NAME ":2:1: yaml: found character that cannot start any token while scanning "
                       "for the next token\n");
+    /* an unterminated quote is reported where it opens */
     expect_diags("kafka: {brokers: \"k1:9092}\n",
-                 NAME ":2:1: yaml: found unexpected end of stream while scanning a quoted "
-                      "scalar\n");
+                 NAME ":1:18: unterminated quoted string (found end of file at 2:1)\n");
+    expect_diags("kafka:\n"
+                 "  brokers: 'k1:9092\n"
+                 "agent: {state_dir: /tmp}\n",
+                 NAME ":2:12: unterminated quoted string (found end of file at 4:1)\n");
+    /* other problems inside a construct say where it started */
+    expect_diags("kafka: {brokers: k1\n",
+                 NAME ":2:1: yaml: did not find expected ',' or '}' while parsing a flow mapping "
+                      "(started at 1:8)\n");
 }
 
 static void anchors_and_aliases(void **state)
@@ -488,6 +541,27 @@ static void invalid_identifiers(void **state)
                       "digits, '_' and '$', at most 64)\n");
 }
 
+static void column_positions_after_bad_value(void **state)
+{
+    (void)state;
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - name: db\n"
+                 "      type: mysql\n"
+                 "      topics: [web]\n"
+                 "      mysql: {user: ferry, database: logs}\n"
+                 "      table: hits\n"
+                 "      columns:\n"
+                 "        a: [x]\n"
+                 "        ok_col: url\n"
+                 "        bad col: status\n",
+                 NAME ":10:12: sinks.workers[0].columns.a: expected a string or a mapping, got a "
+                      "list\n" NAME
+                      ":12:9: sinks.workers[0].columns: invalid column name 'bad col' (letters, "
+                      "digits, '_' and '$', at most 64)\n");
+}
+
 static void identifier_length(void **state)
 {
     char yaml[1024], want[512];
@@ -514,6 +588,104 @@ static void identifier_length(void **state)
                   "and '$', at most 64)\n",
              n65);
     expect_diags(yaml, want);
+}
+
+static void typed_columns(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
+                                        "sinks:\n"
+                                        "  workers:\n"
+                                        "    - name: db\n"
+                                        "      type: mysql\n"
+                                        "      topics: [web]\n"
+                                        "      format: json\n"
+                                        "      mysql: {user: ferry, database: logs}\n"
+                                        "      table: users\n"
+                                        "      mode: upsert\n"
+                                        "      key: [User_Id]\n"
+                                        "      raw: false\n"
+                                        "      columns:\n"
+                                        "        url: url\n"
+                                        "        user_id: {type: int}\n"
+                                        "        seen: {field: t, type: datetime, format: "
+                                        "epoch_s, default: \"0\", null: false}\n"
+                                        "        name: {type: string, length: 80}\n"
+                                        "        trace: {field: header.trace}\n");
+    const struct ferry_worker_config *w = &cfg->workers[0];
+    assert_int_equal(w->mode, FERRY_MYSQL_UPSERT);
+    assert_int_equal(w->key.n, 1);
+    assert_false(w->store_raw);
+    assert_int_equal(w->ncolumns, 5);
+    assert_string_equal(w->columns[0].field, "url");
+    assert_int_equal(w->columns[0].type, FERRY_COLUMN_STRING);
+    assert_string_equal(w->columns[1].name, "user_id");
+    assert_string_equal(w->columns[1].field, "user_id"); /* the column's name by default */
+    assert_int_equal(w->columns[1].type, FERRY_COLUMN_INT);
+    assert_false(w->columns[1].null); /* a key column */
+    assert_int_equal(w->columns[2].type, FERRY_COLUMN_DATETIME);
+    assert_int_equal(w->columns[2].time_format, FERRY_TIME_EPOCH_S);
+    assert_string_equal(w->columns[2].def, "0");
+    assert_false(w->columns[2].null);
+    assert_int_equal(w->columns[3].length, 80);
+    assert_true(w->columns[3].null);
+    assert_int_equal(w->columns[3].length, 80);
+    assert_string_equal(w->columns[4].field, "header.trace");
+    ferry_config_destroy(cfg);
+}
+
+static void typed_column_errors(void **state)
+{
+    (void)state;
+    expect_diags(
+        "kafka: {brokers: \"k1:9092\"}\n"
+        "sinks:\n"
+        "  workers:\n"
+        "    - name: db\n"
+        "      type: mysql\n"
+        "      topics: [web]\n"
+        "      mysql: {user: ferry, database: logs}\n"
+        "      table: hits\n"
+        "      key: [status]\n"
+        "      columns:\n"
+        "        status: {type: integer}\n"
+        "        at: {type: datetime, format: rfc2822}\n"
+        "        n: {type: int, default: many}\n"
+        "        when: {type: datetime, default: \"2023-02-29\"}\n"
+        "        s: {format: iso8601, length: 0}\n"
+        "        f: {type: float, length: 10}\n"
+        "        N: n\n"
+        "    - name: up\n"
+        "      type: mysql\n"
+        "      topics: [web]\n"
+        "      mysql: {user: ferry, database: logs}\n"
+        "      table: users\n"
+        "      mode: upsert\n"
+        "      key: [id, ID, nope]\n"
+        "      columns: {id: id}\n"
+        "    - name: nokey\n"
+        "      type: mysql\n"
+        "      topics: [web]\n"
+        "      mysql: {user: ferry, database: logs}\n"
+        "      table: users\n"
+        "      mode: upsert\n",
+        NAME ":9:12: sinks.workers[0].key: applies only with mode: upsert\n" NAME
+             ":11:24: sinks.workers[0].columns.status.type: invalid value 'integer' "
+             "(expected one of: string, int, float, bool, datetime, json)\n" NAME
+             ":12:38: sinks.workers[0].columns.at.format: invalid value 'rfc2822' "
+             "(expected one of: auto, iso8601, clf, epoch_s, epoch_ms)\n" NAME
+             ":13:33: sinks.workers[0].columns.n.default: 'many' is not an integer\n" NAME
+             ":14:41: sinks.workers[0].columns.when.default: '2023-02-29' is not a date "
+             "and time (ISO 8601 or access-log time)\n" NAME
+             ":15:21: sinks.workers[0].columns.s.format: applies only to type "
+             "datetime\n" NAME ":15:38: sinks.workers[0].columns.s.length: 0 is out of range (1 to "
+             "16383)\n" NAME
+             ":16:34: sinks.workers[0].columns.f.length: applies only to type string\n" NAME
+             ":17:9: sinks.workers[0].columns: 'n' and 'N' are the same column to "
+             "MySQL\n" NAME ":24:17: sinks.workers[1].key: 'ID' is named twice\n" NAME
+             ":24:21: sinks.workers[1].key: 'nope' is not one of the columns\n" NAME
+             ":31:13: sinks.workers[2]: mode upsert needs 'key': the columns of the "
+             "table's unique key\n");
 }
 
 static void out_of_range(void **state)
@@ -570,6 +742,28 @@ static void bad_redis_commands(void **state)
                       "[INCR, \"key\"], got an empty list\n" NAME
                       ":16:11: sinks.workers[1].commands[2]: expected a command as a list such as "
                       "[INCR, \"key\"], got a scalar\n");
+}
+
+static void bad_redis_templates(void **state)
+{
+    (void)state;
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - name: cache\n"
+                 "      type: redis\n"
+                 "      topics: [web]\n"
+                 "      redis: {}\n"
+                 "      commands:\n"
+                 "        - [SET, \"k:{day\", \"}\"]\n"
+                 "        - [INCR, \"hits:{day}\", \"{}\"]\n"
+                 "        - [HINCRBY, \"s:{{x}}\", \"{status}\", 1]\n",
+                 NAME
+                 ":9:17: sinks.workers[0].commands[0][1]: template 'k:{day': unclosed '{'\n" NAME
+                 ":9:27: sinks.workers[0].commands[0][2]: template '}': unmatched '}' (write "
+                 "'}}' for a literal one)\n" NAME
+                 ":10:32: sinks.workers[0].commands[1][2]: template '{}': empty or nested "
+                 "field name\n");
 }
 
 static void empty_lists_and_brokers(void **state)
@@ -788,11 +982,13 @@ static void full_document_workers(void **state)
     assert_string_equal(w->mysql.socket, "/run/mysqld/mysqld.sock");
     assert_string_equal(w->table, "access_log");
     assert_false(w->create_table);
-    assert_int_equal(w->columns.n, 2);
-    assert_string_equal(w->columns.v[0].key, "status");
-    assert_string_equal(w->columns.v[0].value, "status");
-    assert_string_equal(w->columns.v[1].key, "page");
-    assert_string_equal(w->columns.v[1].value, "url");
+    assert_int_equal(w->ncolumns, 2);
+    assert_string_equal(w->columns[0].name, "status");
+    assert_string_equal(w->columns[0].field, "status");
+    assert_int_equal(w->columns[0].type, FERRY_COLUMN_STRING);
+    assert_true(w->columns[0].null);
+    assert_string_equal(w->columns[1].name, "page");
+    assert_string_equal(w->columns[1].field, "url");
     assert_int_equal(w->ncommands, 0);
 
     w = &cfg->workers[1];
@@ -843,7 +1039,9 @@ static void connection_defaults(void **state)
     assert_int_equal(w->mysql.port, 3306);
     assert_null(w->mysql.socket);
     assert_null(w->mysql.password);
-    assert_int_equal(w->columns.n, 0);
+    assert_int_equal(w->ncolumns, 0);
+    assert_int_equal(w->mode, FERRY_MYSQL_INSERT);
+    assert_true(w->store_raw);
     w = &cfg->workers[1];
     assert_string_equal(w->redis.host, "127.0.0.1");
     assert_int_equal(w->redis.port, 6379);
@@ -970,6 +1168,29 @@ static void enum_names(void **state)
     assert_string_equal(ferry_format_name(FERRY_FORMAT_COMBINED), "combined");
 }
 
+static void names_in_messages_and_config(void **state)
+{
+    struct ferry_diags d;
+    struct ferry_config *cfg = NULL;
+    char buf[256];
+    (void)state;
+
+    /* messages carry the diagnostics' name; the parse name becomes the config's path */
+    ferry_diags_init(&d, "shown.yaml");
+    assert_int_equal(ferry_config_parse("given.yaml", "kafka: {}\n", 10, &cfg, &d),
+                     FERRY_ERR_INVALID);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(ferry_diags_format(&d, 0, buf, sizeof(buf)),
+                        "shown.yaml:1:8: kafka: missing required key 'brokers'");
+    ferry_diags_release(&d);
+
+    ferry_diags_init(&d, "shown.yaml");
+    assert_int_equal(ferry_config_parse("given.yaml", "kafka: {brokers: k1}\n", 21, &cfg, &d), 0);
+    assert_string_equal(cfg->path, "given.yaml");
+    ferry_config_destroy(cfg);
+    ferry_diags_release(&d);
+}
+
 static void load_from_file(void **state)
 {
     char dir[] = "/tmp/ferry-config-XXXXXX", path[256], missing[256];
@@ -1030,6 +1251,8 @@ int main(void)
         cmocka_unit_test(missing_required_keys),
         cmocka_unit_test(missing_kafka),
         cmocka_unit_test(mysql_worker_needs),
+        cmocka_unit_test(mysql_section_empty),
+        cmocka_unit_test(invalid_worker_type_only),
         cmocka_unit_test(redis_worker_needs_and_foreign_keys),
         cmocka_unit_test(duplicate_source_names),
         cmocka_unit_test(duplicate_worker_names),
@@ -1041,9 +1264,13 @@ int main(void)
         cmocka_unit_test(undefined_variable),
         cmocka_unit_test(malformed_variables),
         cmocka_unit_test(invalid_identifiers),
+        cmocka_unit_test(column_positions_after_bad_value),
         cmocka_unit_test(identifier_length),
+        cmocka_unit_test(typed_columns),
+        cmocka_unit_test(typed_column_errors),
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_redis_commands),
+        cmocka_unit_test(bad_redis_templates),
         cmocka_unit_test(empty_lists_and_brokers),
         cmocka_unit_test(password_env_problems),
         cmocka_unit_test(many_errors_in_one_document),
@@ -1056,6 +1283,7 @@ int main(void)
         cmocka_unit_test(password_env_resolves),
         cmocka_unit_test(embedded_brokers),
         cmocka_unit_test(enum_names),
+        cmocka_unit_test(names_in_messages_and_config),
         cmocka_unit_test(load_from_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,6 +115,13 @@ static void clf_time_known_values(void **state)
     assert_int_equal(clf("19/Jan/2038:03:14:08 +0000"), 2147483648000LL);
     /* a leap second is accepted (and lands on the next second) */
     assert_int_equal(clf("31/Dec/2016:23:59:60 +0000"), 1483228800000LL);
+    /* 2000 is a leap year (divisible by 400): 10957 days to 2000-01-01, then 31 + 28 */
+    assert_int_equal(clf("29/Feb/2000:00:00:00 +0000"), 951782400000LL);
+    /* the last day of a leap year: 2024-01-01 is day 19723, 31/Dec/2024 is 365 days on */
+    assert_int_equal(clf("31/Dec/2024:00:00:00 +0000"), 1735603200000LL);
+    /* the furthest zones: 14 hours ahead, 12 behind */
+    assert_int_equal(clf("01/Jan/2000:00:00:00 +1400"), 946634400000LL);
+    assert_int_equal(clf("01/Jan/2000:00:00:00 -1200"), 946728000000LL);
 }
 
 static void clf_time_respects_len(void **state)
@@ -147,6 +154,32 @@ static void clf_time_rejects(void **state)
         "10/Oct/2000:13:55:36 -0700x",
         "[10/Oct/2000:13:55:36 -0700]",
         "2000-10-10T13:55:36Z",
+        "10/Oct/2000:13:55:36 +07",   /* short zone */
+        "10/Oct/2000:13:55:36 +070",  /* three-digit zone */
+        "10/Oct/2000:13:55:36 +0799", /* zone minutes past 59 */
+        "10/Oct/2000:13:55:36 +0760",
+        "10/Oct/2000:13:55:36 +1500", /* no zone is further than 14 hours */
+        "10/Oct/2000:13:55:36 +-700", /* two signs */
+        "10/Oct/2000:13:55:36 - 700",
+        "10/Oct/2000:-1:55:36 +0000", /* negative fields */
+        "10/Oct/2000:13:-5:36 +0000",
+        "10/Oct/2000:13:55:-6 +0000",
+        "-1/Oct/2000:13:55:36 +0000",
+        "+1/Oct/2000:13:55:36 +0000",
+        "1/Oct/2000:13:55:36 +0000", /* one-digit day */
+        " 1/Oct/2000:13:55:36 +0000",
+        "10/Oct/-200:13:55:36 +0000", /* negative year */
+        "10/Oct/200:13:55:36 +0000",  /* three-digit year */
+        "10/Oct/0000:13:55:36 +0000", /* there was no year 0 */
+        "31/Feb/2024:12:00:00 +0000", /* no such day: it must not roll over into March */
+        "30/Feb/2024:12:00:00 +0000",
+        "29/Feb/2023:12:00:00 +0000", /* not a leap year */
+        "29/Feb/1900:12:00:00 +0000", /* divisible by 100, not by 400 */
+        "29/Feb/2100:12:00:00 +0000",
+        "31/Apr/2021:12:00:00 +0000",
+        "31/Jun/2021:12:00:00 +0000",
+        "31/Sep/2021:12:00:00 +0000",
+        "31/Nov/2021:12:00:00 +0000",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -360,6 +393,24 @@ static void json_members(void **state)
     assert_int_equal(x->f.dropped, 0);
 }
 
+static void json_decimals_shortest(void **state)
+{
+    struct fx *x = *state;
+    /* each decimal comes back as the shortest text that reads as the same double */
+    static const char doc[] = "{\"tenth\": 0.1, \"huge\": 1e300, \"sum\": 0.30000000000000004,"
+                              " \"third\": 0.3333333333333333, \"tiny\": -2.5e-7,"
+                              " \"whole\": 100.0, \"max\": 1.7976931348623157e308}";
+
+    assert_int_equal(parse(x, doc, 0), 0);
+    field_is(&x->f, "tenth", "0.1");
+    field_is(&x->f, "huge", "1e+300");
+    field_is(&x->f, "sum", "0.30000000000000004");  /* 0.1 + 0.2 needs all 17 digits */
+    field_is(&x->f, "third", "0.3333333333333333"); /* 16 */
+    field_is(&x->f, "tiny", "-2.5e-07");
+    field_is(&x->f, "whole", "100");
+    field_is(&x->f, "max", "1.7976931348623157e+308");
+}
+
 static void json_rejects(void **state)
 {
     struct fx *x = *state;
@@ -454,8 +505,15 @@ static void metadata_fields(void **state)
 {
     struct fx *x = *state;
 
-    /* before any metadata is set, topic is absent */
+    /* before any metadata is set, topic, partition and offset are absent, not empty */
     field_absent(&x->f, "topic");
+    field_absent(&x->f, "partition");
+    field_absent(&x->f, "offset");
+    struct ferry_buf out = {0};
+    assert_int_equal(ferry_template_expand("p{partition}", &x->f, &out, x->err, sizeof(x->err)),
+                     FERRY_ERR_INVALID);
+    assert_string_equal(x->err, "field 'partition' is missing");
+    ferry_buf_release(&out);
     ferry_fields_set_meta(&x->f, "orders", 2147483647, 9223372036854775807LL);
     field_is(&x->f, "topic", "orders");
     field_is(&x->f, "partition", "2147483647");
@@ -467,6 +525,41 @@ static void metadata_fields(void **state)
     /* a name is matched whole, not by prefix */
     field_absent(&x->f, "top");
     field_absent(&x->f, "topics");
+}
+
+static void no_kafka_timestamp(void **state)
+{
+    struct fx *x = *state;
+    struct ferry_buf out = {0};
+
+    /* a message without a timestamp (-1) has no time fields, rather than 1970-01-01 */
+    assert_int_equal(parse(x, "a line", 1700000000123LL), 0);
+    field_is(&x->f, "day", "2023-11-14");
+    assert_int_equal(parse(x, "another line", -1), 0);
+    assert_int_equal(x->f.ts_ms, -1);
+    field_absent(&x->f, "ts");
+    field_absent(&x->f, "minute");
+    field_absent(&x->f, "hour");
+    field_absent(&x->f, "day");
+    field_is(&x->f, "raw", "another line");
+    assert_int_equal(ferry_template_expand("hits:{day}", &x->f, &out, x->err, sizeof(x->err)),
+                     FERRY_ERR_INVALID);
+    assert_string_equal(x->err, "field 'day' is missing");
+    ferry_buf_release(&out);
+}
+
+static void no_kafka_timestamp_combined(void **state)
+{
+    struct fx *x = *state;
+
+    /* the line's own time still counts */
+    assert_int_equal(parse(x, apache_line, -1), 0);
+    field_is(&x->f, "ts", "971211336000");
+    field_is(&x->f, "day", "2000-10-10");
+    /* a line whose time does not parse has none */
+    assert_int_equal(parse(x, "10.1.1.1 - - [yesterday at noon] \"GET / HTTP/1.1\" 200 12", -1), 0);
+    field_absent(&x->f, "ts");
+    field_absent(&x->f, "day");
 }
 
 /* ---- templates ------------------------------------------------------------------------ */
@@ -640,12 +733,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(combined_bad_time_falls_back_to_kafka, setup_combined,
                                         teardown),
         cmocka_unit_test_setup_teardown(json_members, setup_json, teardown),
+        cmocka_unit_test_setup_teardown(json_decimals_shortest, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_rejects, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_fields_replaced_by_next_event, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_metadata_wins, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_too_many_members, setup_json, teardown),
         cmocka_unit_test_setup_teardown(raw_format, setup_raw, teardown),
         cmocka_unit_test_setup_teardown(metadata_fields, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(no_kafka_timestamp, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(no_kafka_timestamp_combined, setup_combined, teardown),
         cmocka_unit_test_setup_teardown(template_expand_fields, setup_combined, teardown),
         cmocka_unit_test_setup_teardown(template_expand_appends, setup_combined, teardown),
         cmocka_unit_test_setup_teardown(template_missing_field, setup_combined, teardown),

@@ -1,0 +1,77 @@
+/* ferry: from an event's fields to typed column values (sinks.workers[].columns).
+ *
+ * A mapping is compiled once per worker from its column configuration. Applied to the fields
+ * of one event it gives one canonical value per column, or the reason why the event cannot be
+ * stored ("column status: 'abc' is not an integer"). Canonical values know nothing of any
+ * database: an integer is an int64_t, a time is milliseconds since the epoch in UTC, a JSON
+ * value is JSON text. One thread at a time per mapping.
+ *
+ * Conversions from text, per type:
+ *   string    the text as it is
+ *   int       an optional sign and decimal digits, within a signed 64-bit integer
+ *   float     a decimal number, optionally with a fraction and an exponent (no inf, no nan)
+ *   bool      true/false, yes/no, 1/0 (letters in any case)
+ *   datetime  per ferry_time_format; years 1000 to 9999 (the range of a MySQL DATETIME);
+ *             kept to the millisecond (finer digits are dropped, not rounded)
+ *   json      a JSON document's member: its own JSON (a string member becomes a JSON
+ *             string); any other field: its text, which must be valid JSON
+ * For int, float, bool and datetime an empty text or a lone "-" (what access logs write for
+ * "none") counts as a missing field. */
+#ifndef FERRY_MAPPING_H
+#define FERRY_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/config.h"
+#include "ferry/fields.h"
+
+struct ferry_value {
+    bool null;
+    enum ferry_column_type type;
+    int64_t i;     /* INT; BOOL: 0 or 1; DATETIME: ms since 1970-01-01T00:00:00Z */
+    double f;      /* FLOAT (finite) */
+    const char *s; /* STRING, JSON: the text, not NUL-terminated; borrowed (see below) */
+    size_t len;
+};
+
+/* The longest text ferry_value_format writes, NUL included. */
+#define FERRY_VALUE_TEXT_MAX 32
+
+/* Converts text s (len bytes, borrowed) to type t; fmt applies to DATETIME. Returns 0 with *out
+ * set (for STRING and JSON out->s points into s), or FERRY_ERR_INVALID with err saying why
+ * ("'abc' is not an integer"). An empty text or "-" is not special here. */
+int ferry_value_parse(enum ferry_column_type t, enum ferry_time_format fmt, const char *s,
+                      size_t len, struct ferry_value *out, char *err, size_t errlen);
+
+/* The canonical text of an INT, FLOAT, BOOL or DATETIME value: "-42", "0.1" (the shortest
+ * text that reads back as the same double), "1"/"0", "2026-11-25 18:31:41.123" (UTC). Writes
+ * it NUL-terminated to buf (at least FERRY_VALUE_TEXT_MAX bytes) and returns its length; 0
+ * for NULL, STRING and JSON values (their text is v->s). */
+size_t ferry_value_format(const struct ferry_value *v, char *buf);
+
+/* The format a datetime column reads its field with: its time_format, except that `auto`
+ * reads the metadata fields ts and kafka_timestamp (milliseconds) as FERRY_TIME_EPOCH_MS. */
+enum ferry_time_format ferry_column_time_format(const struct ferry_column_config *c);
+
+/* "string", "int", "float", "bool", "datetime" or "json". */
+const char *ferry_column_type_name(enum ferry_column_type t);
+
+struct ferry_mapping;
+
+/* Compiles the columns (borrowed: they must outlive the mapping). Every default must convert
+ * (the configuration validator checks it). NULL with err when one does not, or out of memory. */
+struct ferry_mapping *ferry_mapping_new(const struct ferry_column_config *cols, size_t n, char *err,
+                                        size_t errlen);
+void ferry_mapping_destroy(struct ferry_mapping *m);
+
+/* Converts the fields of one event into out[0 .. n-1], one value per column in configuration
+ * order. A missing field gives the column's default, else NULL, else (null: false) a reject.
+ * Values borrow from f and from the mapping: valid until the next apply or until f changes.
+ * Returns 0, or FERRY_ERR_INVALID with err saying which column and why ("column status: 'abc'
+ * is not an integer"); out is then partly set. */
+int ferry_mapping_apply(struct ferry_mapping *m, const struct ferry_fields *f,
+                        struct ferry_value *out, char *err, size_t errlen);
+
+#endif

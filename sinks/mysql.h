@@ -1,0 +1,94 @@
+/* ferry: the MySQL sink's internals, shared by sinks/mysql.c (connection, tables, offsets,
+ * the transaction) and sinks/mysql_rows.c (events to rows, and the ways rows are written).
+ * Not an API. Everything here belongs to the worker's thread. */
+#ifndef FERRY_SINKS_MYSQL_H
+#define FERRY_SINKS_MYSQL_H
+
+#include <mysql.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/fields.h"
+#include "ferry/mapping.h"
+#include "ferry/sink.h"
+
+/* Rows per multi-row INSERT (fewer when a row has so many columns that 500 rows would pass
+ * MySQL's 65,535 placeholders), and the bytes of values after which a statement is cut
+ * short of that, well below max_allowed_packet (16 MiB by default). */
+#define FERRY_MYSQL_CHUNK_ROWS  500
+#define FERRY_MYSQL_CHUNK_BYTES (4u << 20)
+
+/* One value of a staged row, in the canonical form of sinks/mapping.c. */
+struct ferry_mysql_cell {
+    bool null;
+    enum ferry_column_type type;
+    int64_t i;     /* INT, BOOL */
+    double f;      /* FLOAT */
+    const char *p; /* STRING, JSON, DATETIME: the text, borrowed from the batch (topic, raw); */
+    size_t off;    /* or, with p NULL, at `off` in ferry_mysql_rows.text */
+    size_t len;
+};
+
+/* The rows of one batch, ready to write: the events at or above their partition's stored
+ * offset that parsed and converted. Bounded by batch.max_rows. */
+struct ferry_mysql_rows {
+    size_t n, cap; /* rows staged, rows allocated */
+    size_t ncols;  /* cells per row: kafka_topic, kafka_partition, kafka_offset, kafka_ts,
+                      [raw,] then the configured columns */
+    size_t *msg;   /* each row's event: its index in the batch */
+    struct ferry_mysql_cell *cells; /* n * ncols */
+    struct ferry_buf text;          /* texts copied out of the fields */
+};
+
+struct ferry_sink {
+    const struct ferry_worker_config *cfg;
+    const char *group;
+    MYSQL *db;
+    MYSQL_STMT *insert1;  /* one row (INSERT, or the upsert) */
+    MYSQL_STMT *insert_n; /* `chunk` rows */
+    MYSQL_STMT *get_off, *put_off, *add_off;
+    size_t chunk;
+    char *columns_sql; /* "kafka_topic, …, `col`" */
+    char *update_sql;  /* upsert: " ON DUPLICATE KEY UPDATE …"; else "" */
+    char *load_sql;    /* the LOAD DATA LOCAL INFILE statement */
+    bool load_data;    /* insert mode and LOAD DATA LOCAL allowed by the server */
+    struct ferry_parser *parser;
+    struct ferry_fields fields;
+    struct ferry_mapping *mapping;
+    struct ferry_value *values; /* one per configured column */
+    struct ferry_mysql_rows rows;
+    struct ferry_buf load; /* the LOAD DATA file, in memory */
+    size_t load_pos;       /* how much of it the client library has read */
+    MYSQL_BIND *binds;     /* chunk * ncols each */
+    unsigned long *lens;
+    uint64_t parse_errors, rejected, fallbacks;
+};
+
+/* 1 when a statement failed for its data (a value that does not fit its column, text that is
+ * not valid in the column's character set, a failed CHECK, …): rejecting rows helps. */
+int ferry_mysql_row_error(unsigned int e);
+/* The error of the last call on s->db (or on st when not NULL) as a ferry_err: RETRY for lost
+ * connections, deadlocks and timeouts (the connection is then closed), else FATAL. */
+int ferry_mysql_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, char *err,
+                      size_t errlen);
+int ferry_mysql_exec(struct ferry_sink *s, const char *sql, char *err, size_t errlen);
+/* An INSERT of nrows rows (with the upsert clause in upsert mode), prepared; NULL with err. */
+MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char *err,
+                                       size_t errlen);
+
+/* Allocates what staging and writing need (rows, binds, values); 0 or FERRY_ERR_NOMEM. */
+int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen);
+void ferry_mysql_rows_release(struct ferry_sink *s);
+/* Parses and converts event `index` of the batch into a row, or rejects it (batch->reject)
+ * when it does not parse or a value does not convert. 0, or FERRY_ERR_NOMEM. */
+int ferry_mysql_stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t index,
+                      char *err, size_t errlen);
+/* Writes the staged rows inside the current transaction: LOAD DATA in insert mode (rows
+ * again one by one when the server objects to any), multi-row INSERTs otherwise (a chunk
+ * again one by one when it fails for its data); a row the server refuses for its data is
+ * rejected. 0 (every row written or rejected), or a negative ferry_err for the batch. */
+int ferry_mysql_write_rows(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                           size_t errlen);
+
+#endif

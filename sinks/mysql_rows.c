@@ -1,0 +1,413 @@
+/* ferry: the MySQL sink's rows — events become rows, and rows go into the table.
+ *
+ * Staging parses an event, converts its values (sinks/mapping.c) and copies them into the
+ * batch's rows; an event that does not parse or convert is rejected there, before any SQL.
+ * The rows then go in, inside the transaction sinks/mysql.c holds:
+ *
+ *   insert mode  one LOAD DATA LOCAL INFILE whose "file" is the batch, escaped for the default
+ *                FIELDS/LINES format and handed to the client library from memory through
+ *                mysql_set_local_infile_handler. With LOCAL the server turns data errors into
+ *                warnings and skips or truncates the row, so any warning (or a row count that
+ *                is off) undoes the load (ROLLBACK TO SAVEPOINT) and the rows go in one by one
+ *                instead, where the server's refusal of a row rejects just that event.
+ *   upsert mode  multi-row prepared INSERT … ON DUPLICATE KEY UPDATE, FERRY_MYSQL_CHUNK_ROWS rows
+ *                a statement; a chunk that fails for its data goes again one row at a time.
+ *                Also insert mode's way when the server does not allow LOAD DATA LOCAL. */
+#include <errmsg.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/err.h"
+#include "ferry/log.h"
+#include "mysql.h"
+
+#define INFILE_NAME "ferry-batch" /* as named in s->load_sql */
+
+/* ---- staging ---------------------------------------------------------------------------- */
+
+int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen)
+{
+    size_t nb = s->chunk * s->rows.ncols;
+    s->values = calloc(s->cfg->ncolumns ? s->cfg->ncolumns : 1, sizeof(*s->values));
+    s->binds = calloc(nb, sizeof(*s->binds));
+    s->lens = calloc(nb, sizeof(*s->lens));
+    if (!s->values || !s->binds || !s->lens)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
+    return 0;
+}
+
+void ferry_mysql_rows_release(struct ferry_sink *s)
+{
+    free(s->rows.msg);
+    free(s->rows.cells);
+    ferry_buf_release(&s->rows.text);
+    ferry_buf_release(&s->load);
+    free(s->values);
+    free(s->binds);
+    free(s->lens);
+}
+
+static int grow_rows(struct ferry_mysql_rows *r)
+{
+    if (r->n < r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    size_t *msg = realloc(r->msg, cap * sizeof(*msg));
+    if (!msg)
+        return FERRY_ERR_NOMEM;
+    r->msg = msg;
+    struct ferry_mysql_cell *cells = realloc(r->cells, cap * r->ncols * sizeof(*cells));
+    if (!cells)
+        return FERRY_ERR_NOMEM;
+    r->cells = cells;
+    r->cap = cap;
+    return 0;
+}
+
+static const char *cell_text(const struct ferry_mysql_rows *r, const struct ferry_mysql_cell *c)
+{
+    return c->p ? c->p : r->text.p + c->off;
+}
+
+/* A copy of text into the rows' own storage (the fields are overwritten by the next event). */
+static int copy_text(struct ferry_mysql_rows *r, struct ferry_mysql_cell *c, const char *p,
+                     size_t len)
+{
+    c->p = NULL;
+    c->off = r->text.len;
+    c->len = len;
+    return ferry_buf_add(&r->text, p, len);
+}
+
+static int stage_value(struct ferry_mysql_rows *r, struct ferry_mysql_cell *c,
+                       const struct ferry_value *v)
+{
+    char buf[FERRY_VALUE_TEXT_MAX];
+    memset(c, 0, sizeof(*c));
+    c->null = v->null;
+    c->type = v->type;
+    if (v->null)
+        return 0;
+    switch (v->type) {
+    case FERRY_COLUMN_STRING:
+    case FERRY_COLUMN_JSON:
+        return copy_text(r, c, v->s, v->len);
+    case FERRY_COLUMN_DATETIME: /* as text in both ways of writing: "2026-11-25 18:31:41.123" */
+        return copy_text(r, c, buf, ferry_value_format(v, buf));
+    case FERRY_COLUMN_FLOAT:
+        c->f = v->f;
+        return 0;
+    case FERRY_COLUMN_INT:
+    case FERRY_COLUMN_BOOL:
+        c->i = v->i;
+        return 0;
+    }
+    return 0;
+}
+
+/* kafka_topic, kafka_partition, kafka_offset, kafka_ts and raw. */
+static int stage_fixed(struct ferry_sink *s, struct ferry_mysql_cell *c,
+                       const rd_kafka_message_t *m, int64_t ts)
+{
+    struct ferry_value t = {.type = FERRY_COLUMN_DATETIME, .i = ts, .null = ts < 0};
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    memset(c, 0, 3 * sizeof(*c));
+    c[0] = (struct ferry_mysql_cell){.type = FERRY_COLUMN_STRING, .p = topic, .len = strlen(topic)};
+    c[1].type = c[2].type = FERRY_COLUMN_INT;
+    c[1].i = m->partition;
+    c[2].i = m->offset;
+    if (stage_value(&s->rows, &c[3], &t) < 0)
+        return FERRY_ERR_NOMEM;
+    if (s->cfg->store_raw)
+        c[4] = (struct ferry_mysql_cell){.type = FERRY_COLUMN_STRING,
+                                         .p = m->payload ? (const char *)m->payload : "",
+                                         .len = m->len};
+    return 0;
+}
+
+int ferry_mysql_stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t index,
+                      char *err, size_t errlen)
+{
+    const rd_kafka_message_t *m = batch->msgs[index];
+    struct ferry_mysql_rows *r = &s->rows;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    rd_kafka_headers_t *headers = NULL;
+    char why[512];
+    int rc;
+
+    rc = ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len, ts, why,
+                            sizeof(why));
+    if (rc == 0) {
+        ferry_fields_set_meta(&s->fields, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            headers = NULL;
+        ferry_fields_set_headers(&s->fields, headers);
+        rc = ferry_mapping_apply(s->mapping, &s->fields, s->values, why, sizeof(why));
+    }
+    if (rc == FERRY_ERR_INVALID) {
+        s->parse_errors++;
+        batch->reject(batch->opaque, m, why);
+        return 0;
+    }
+    if (rc < 0 || grow_rows(r) < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+    struct ferry_mysql_cell *c = &r->cells[r->n * r->ncols];
+    size_t first = r->ncols - s->cfg->ncolumns;
+    rc = stage_fixed(s, c, m, ts);
+    for (size_t i = 0; rc == 0 && i < s->cfg->ncolumns; i++)
+        rc = stage_value(r, &c[first + i], &s->values[i]);
+    if (rc < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+    r->msg[r->n++] = index;
+    return 0;
+}
+
+/* ---- row by row, and multi-row INSERTs --------------------------------------------------- */
+
+/* Binds rows [first, first + n) to s->binds. The cells must not move until the statement ran. */
+static void bind_rows(struct ferry_sink *s, size_t first, size_t n)
+{
+    const struct ferry_mysql_rows *r = &s->rows;
+    for (size_t k = 0; k < n * r->ncols; k++) {
+        struct ferry_mysql_cell *c = &r->cells[first * r->ncols + k];
+        MYSQL_BIND *b = &s->binds[k];
+        memset(b, 0, sizeof(*b));
+        if (c->null) {
+            b->buffer_type = MYSQL_TYPE_NULL;
+        } else if (c->type == FERRY_COLUMN_INT || c->type == FERRY_COLUMN_BOOL) {
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &c->i;
+        } else if (c->type == FERRY_COLUMN_FLOAT) {
+            b->buffer_type = MYSQL_TYPE_DOUBLE;
+            b->buffer = &c->f;
+        } else {
+            s->lens[k] = (unsigned long)c->len;
+            b->buffer_type = MYSQL_TYPE_STRING;
+            b->buffer = (void *)cell_text(r, c);
+            b->buffer_length = s->lens[k];
+            b->length = &s->lens[k];
+        }
+    }
+}
+
+/* Rows [from, to) one statement each; a row the server refuses for its data is rejected. */
+static int write_each(struct ferry_sink *s, const struct ferry_batch *batch, size_t from, size_t to,
+                      char *err, size_t errlen)
+{
+    for (size_t i = from; i < to; i++) {
+        bind_rows(s, i, 1);
+        if (!mysql_stmt_bind_param(s->insert1, s->binds) && !mysql_stmt_execute(s->insert1))
+            continue;
+        if (!ferry_mysql_row_error(mysql_stmt_errno(s->insert1)))
+            return ferry_mysql_error(s, s->insert1, "insert", err, errlen);
+        char why[600];
+        snprintf(why, sizeof(why), "mysql: %s", mysql_stmt_error(s->insert1));
+        s->rejected++;
+        batch->reject(batch->opaque, batch->msgs[s->rows.msg[i]], why);
+    }
+    return 0;
+}
+
+/* How many rows from `first` go into one multi-row statement. */
+static size_t chunk_rows(const struct ferry_sink *s, size_t first)
+{
+    const struct ferry_mysql_rows *r = &s->rows;
+    size_t bytes = 0, n = 0;
+    while (first + n < r->n && n < s->chunk) {
+        const struct ferry_mysql_cell *c = &r->cells[(first + n) * r->ncols];
+        size_t row = 0;
+        for (size_t k = 0; k < r->ncols; k++)
+            row += c[k].len + 8;
+        if (n > 0 && bytes + row > FERRY_MYSQL_CHUNK_BYTES)
+            break;
+        bytes += row;
+        n++;
+    }
+    return n;
+}
+
+static int write_chunks(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                        size_t errlen)
+{
+    for (size_t first = 0, n; first < s->rows.n; first += n) {
+        n = chunk_rows(s, first);
+        MYSQL_STMT *st =
+            n == s->chunk ? s->insert_n : ferry_mysql_prepare_insert(s, n, err, errlen);
+        int rc = 0;
+        if (!st)
+            return s->db ? FERRY_ERR_FATAL : FERRY_ERR_RETRY;
+        bind_rows(s, first, n);
+        if (mysql_stmt_bind_param(st, s->binds) || mysql_stmt_execute(st)) {
+            if (ferry_mysql_row_error(mysql_stmt_errno(st))) {
+                s->fallbacks++; /* the statement did nothing: find the rows the server refuses */
+                rc = write_each(s, batch, first, first + n, err, errlen);
+            } else {
+                rc = ferry_mysql_error(s, st, "insert", err, errlen);
+            }
+        }
+        if (st != s->insert_n)
+            mysql_stmt_close(st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- LOAD DATA LOCAL INFILE from memory -------------------------------------------------- */
+
+/* The client library's callbacks; they run inside mysql_real_query, on the worker's thread. */
+static int infile_init(void **ptr, const char *name, void *userdata)
+{
+    struct ferry_sink *s = userdata;
+    *ptr = s;
+    s->load_pos = 0;
+    return strcmp(name, INFILE_NAME) != 0; /* a server asking for another file gets nothing */
+}
+
+static int infile_read(void *ptr, char *buf, unsigned int len)
+{
+    struct ferry_sink *s = ptr;
+    size_t n = s->load.len - s->load_pos;
+    if (n > len)
+        n = len;
+    memcpy(buf, s->load.p + s->load_pos, n);
+    s->load_pos += n;
+    return (int)n;
+}
+
+static void infile_end(void *ptr)
+{
+    (void)ptr;
+}
+
+static int infile_error(void *ptr, char *msg, unsigned int len)
+{
+    (void)ptr;
+    snprintf(msg, len, "the server asked for a file other than the batch");
+    return CR_UNKNOWN_ERROR;
+}
+
+/* Appends p with the escapes of ESCAPED BY '\\': backslash, tab, newline, carriage return and
+ * NUL. Room was reserved: the buffer does not grow here. */
+static void put_escaped(struct ferry_buf *b, const char *p, size_t n)
+{
+    char *out = b->p + b->len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i], e = 0;
+        switch (ch) {
+        case '\\':
+            e = '\\';
+            break;
+        case '\t':
+            e = 't';
+            break;
+        case '\n':
+            e = 'n';
+            break;
+        case '\r':
+            e = 'r';
+            break;
+        case '\0':
+            e = '0';
+            break;
+        default:
+            *out++ = ch;
+            continue;
+        }
+        *out++ = '\\';
+        *out++ = e;
+    }
+    b->len = (size_t)(out - b->p);
+}
+
+/* The staged rows as the LOAD DATA file: tab between fields, newline after each row, \N for
+ * NULL. 0 or FERRY_ERR_NOMEM. */
+static int serialize(struct ferry_sink *s)
+{
+    const struct ferry_mysql_rows *r = &s->rows;
+    struct ferry_buf *b = &s->load;
+    size_t need = 1;
+    for (size_t k = 0; k < r->n * r->ncols; k++)
+        need += 2 * r->cells[k].len + FERRY_VALUE_TEXT_MAX + 1;
+    if (need > b->cap) {
+        char *p = realloc(b->p, need);
+        if (!p)
+            return FERRY_ERR_NOMEM;
+        b->p = p;
+        b->cap = need;
+    }
+    b->len = 0;
+    for (size_t k = 0; k < r->n * r->ncols; k++) {
+        const struct ferry_mysql_cell *c = &r->cells[k];
+        struct ferry_value v = {.type = c->type, .i = c->i, .f = c->f};
+        if (c->null) {
+            memcpy(b->p + b->len, "\\N", 2);
+            b->len += 2;
+        } else if (c->type == FERRY_COLUMN_INT || c->type == FERRY_COLUMN_BOOL ||
+                   c->type == FERRY_COLUMN_FLOAT) {
+            b->len += ferry_value_format(&v, b->p + b->len);
+        } else {
+            put_escaped(b, cell_text(r, c), c->len);
+        }
+        b->p[b->len++] = (k + 1) % r->ncols ? '\t' : '\n';
+    }
+    return 0;
+}
+
+/* LOAD DATA LOCAL refused by the server or the client library (local_infile off). */
+static int load_refused(unsigned int e)
+{
+    return e == ER_NOT_ALLOWED_COMMAND || e == 3948 /* MySQL 8: local files disabled */ ||
+           e == 2068 /* MySQL 8 client: LOAD DATA LOCAL INFILE rejected */;
+}
+
+static int write_load(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                      size_t errlen)
+{
+    unsigned int warnings = 0;
+    int rc;
+
+    if (serialize(s) < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+    if ((rc = ferry_mysql_exec(s, "SAVEPOINT ferry_load", err, errlen)) < 0)
+        return rc;
+    mysql_set_local_infile_handler(s->db, infile_init, infile_read, infile_end, infile_error, s);
+    if (mysql_real_query(s->db, s->load_sql, strlen(s->load_sql))) {
+        unsigned int e = mysql_errno(s->db);
+        if (load_refused(e)) {
+            ferry_warn("mysql",
+                       "%s: LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs "
+                       "from now on",
+                       s->cfg->name, mysql_error(s->db));
+            s->load_data = false;
+            return write_chunks(s, batch, err, errlen);
+        }
+        if (!ferry_mysql_row_error(e))
+            return ferry_mysql_error(s, NULL, "load data", err, errlen);
+    } else {
+        warnings = mysql_warning_count(s->db);
+        if (warnings == 0 && mysql_affected_rows(s->db) == (my_ulonglong)s->rows.n)
+            return 0;
+    }
+    /* the server skipped, truncated or refused something: undo, then one row at a time */
+    if ((rc = ferry_mysql_exec(s, "ROLLBACK TO SAVEPOINT ferry_load", err, errlen)) < 0)
+        return rc;
+    s->fallbacks++;
+    ferry_info("mysql", "%s: LOAD DATA of %zu rows had %u warnings: writing them one by one",
+               s->cfg->name, s->rows.n, warnings);
+    return write_each(s, batch, 0, s->rows.n, err, errlen);
+}
+
+int ferry_mysql_write_rows(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                           size_t errlen)
+{
+    if (s->rows.n == 0)
+        return 0;
+    if (s->load_data)
+        return write_load(s, batch, err, errlen);
+    return write_chunks(s, batch, err, errlen);
+}

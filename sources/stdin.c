@@ -1,0 +1,162 @@
+/* ferry: the stdin source — lines from standard input (a pipe), until it ends.
+ *
+ * Standard input cannot be read again, so there is no checkpoint: what Kafka has not
+ * acknowledged when ferry stops is lost with the pipe. The agent therefore waits, after the
+ * input ended, until every event is acknowledged (ferry_source_ops.finished). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/err.h"
+#include "ferry/framer.h"
+#include "ferry/log.h"
+#include "ferry/source.h"
+
+struct ferry_source {
+    const struct ferry_source_config *cfg;
+    struct ferry_framer_cfg fcfg;
+    struct ferry_framer fr;
+    const struct ferry_emit *emit; /* during poll */
+    int fd;
+    bool eof;
+    uint64_t events, acked;
+};
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int on_frame(void *opaque, const char *data, size_t len, int64_t start, int64_t end)
+{
+    struct ferry_source *s = opaque;
+    (void)end;
+    struct ferry_event ev = {
+        .data = data,
+        .len = len,
+        .ts_ms = clock_ms(CLOCK_REALTIME),
+        .pos = s->events,
+        .origin = "-",
+        .offset = start,
+    };
+    int rc = s->emit->fn(s->emit->opaque, &ev);
+    if (rc == FERRY_ERR_AGAIN)
+        return rc;
+    s->events++;
+    if (rc < 0)
+        s->acked++; /* refused for good: logged and counted by the producer */
+    return 0;
+}
+
+static int stdin_open(struct ferry_source **out, const struct ferry_source_config *cfg,
+                      const char *state_dir, char *err, size_t errlen)
+{
+    struct ferry_source *s = calloc(1, sizeof(*s));
+    int rc;
+    (void)state_dir;
+    if (!s)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "stdin %s: out of memory", cfg->name);
+    s->cfg = cfg;
+    s->fd = STDIN_FILENO;
+    rc = ferry_framer_cfg_init(&s->fcfg, cfg, err, errlen);
+    if (rc == 0 && ferry_framer_init(&s->fr, &s->fcfg, 0) < 0)
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "stdin %s: out of memory", cfg->name);
+    if (rc < 0) {
+        ferry_framer_cfg_release(&s->fcfg);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static int stdin_poll(struct ferry_source *s, const struct ferry_emit *emit, int timeout_ms)
+{
+    int total = 0;
+    (void)timeout_ms;
+    s->emit = emit;
+    for (int round = 0; round < 16; round++) {
+        int n = ferry_framer_drain(&s->fr, on_frame, s, clock_ms(CLOCK_MONOTONIC));
+        if (n < 0)
+            return total;
+        total += n;
+        if (s->eof)
+            break;
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0)
+            break;
+        size_t room;
+        char *buf = ferry_framer_space(&s->fr, &room);
+        ssize_t r = room ? read(s->fd, buf, room) : 0;
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            break;
+        if (r <= 0) {
+            if (r < 0)
+                ferry_warn("stdin", "%s: read: %s: treating as the end", s->cfg->name,
+                           strerror(errno));
+            s->eof = true;
+            ferry_info("stdin", "%s: input ended after %lld bytes", s->cfg->name,
+                       (long long)ferry_framer_next_offset(&s->fr));
+            break;
+        }
+        ferry_framer_commit(&s->fr, (size_t)r);
+    }
+    if (s->eof) {
+        int n = ferry_framer_finish(&s->fr, on_frame, s);
+        if (n > 0)
+            total += n;
+    }
+    return total;
+}
+
+static void stdin_acked(struct ferry_source *s, uint64_t pos, int ok)
+{
+    (void)pos;
+    (void)ok;
+    s->acked++;
+}
+
+static int stdin_checkpoint(struct ferry_source *s, char *err, size_t errlen)
+{
+    (void)s;
+    (void)err;
+    (void)errlen;
+    return 0; /* a pipe cannot be read again: nothing to remember */
+}
+
+static uint64_t stdin_in_flight(const struct ferry_source *s)
+{
+    return s->events - s->acked;
+}
+
+static bool stdin_finished(const struct ferry_source *s)
+{
+    return s->eof && ferry_framer_empty(&s->fr);
+}
+
+static void stdin_close(struct ferry_source *s)
+{
+    if (!s)
+        return;
+    ferry_info("stdin", "%s: %llu events; %llu long lines cut", s->cfg->name,
+               (unsigned long long)s->events, (unsigned long long)s->fcfg.truncated);
+    ferry_framer_release(&s->fr);
+    ferry_framer_cfg_release(&s->fcfg);
+    free(s);
+}
+
+const struct ferry_source_ops ferry_source_stdin = {
+    .type = "stdin",
+    .open = stdin_open,
+    .poll = stdin_poll,
+    .acked = stdin_acked,
+    .checkpoint = stdin_checkpoint,
+    .in_flight = stdin_in_flight,
+    .finished = stdin_finished,
+    .close = stdin_close,
+};
