@@ -206,6 +206,10 @@ static rd_kafka_conf_t *producer_conf(struct ferry_producer *p, const struct fer
         /* never expire queued messages: a long broker outage must not drop lines */
         {"message.timeout.ms", "0"},
         {"linger.ms", "5"},
+        /* the bound of what a source may have in flight: when it is full, reading stops
+         * (backpressure). librdkafka's 100,000 costs memory and time (tests/bench/agent.sh)
+         * and buys no speed */
+        {"queue.buffering.max.messages", "20000"},
         /* no duplicates from retries whenever every replica must have the line */
         {"enable.idempotence", src->acks == FERRY_ACKS_ALL ? "true" : "false"},
     };

@@ -11,7 +11,13 @@
 #   -s BYTES       bytes per line, newline included (default 100; at least 40)
 #   -p PARTITIONS  partitions of each topic (default 4)
 #   -a LIST        acks settings to run, comma-separated: 1, all (default 1,all)
-#   -c LIST        contenders, comma-separated: ferry, kcat, rsyslog (default all three)
+#   -c LIST        contenders, comma-separated (default all five):
+#                    ferry     ferry's agent as configured by default: provenance headers on
+#                    ferry-nh  ferry's agent with `headers: false`
+#                    kcat      kcat -P -l, no headers
+#                    kcat-h    kcat -P -l with three headers like ferry's (-H host, path, offset)
+#                    rsyslog   rsyslog, imfile + omkafka
+#                  ratios pair like with like: ferry/kcat-h, ferry-nh/kcat, ferry/rsyslog
 #   -f 'KEY: VALUE'
 #                  one more key for ferry's source (YAML), e.g. -f 'headers: false'
 #   -X PROP=VALUE  a librdkafka producer property for every contender (ferry's kafka.producer,
@@ -39,7 +45,7 @@ SIZE=100
 PARTS=4
 BROKERS=3
 ACKS_LIST=1,all
-CONTENDERS=ferry,kcat,rsyslog
+CONTENDERS=ferry,ferry-nh,kcat,kcat-h,rsyslog
 RUN_TIMEOUT=60
 STALL_S=15
 KEEP=0
@@ -80,7 +86,7 @@ for a in "${ACKS[@]}"; do
     [[ $a == 1 || $a == all ]] || { echo "agent.sh: -a: acks '$a' is not 1 or all" >&2; exit 2; }
 done
 for w in "${WHO[@]}"; do
-    [[ $w == ferry || $w == kcat || $w == rsyslog ]] ||
+    [[ $w == ferry || $w == ferry-nh || $w == kcat || $w == kcat-h || $w == rsyslog ]] ||
         { echo "agent.sh: -c: unknown contender '$w'" >&2; exit 2; }
 done
 
@@ -293,9 +299,9 @@ summarize() {
 # ---- contenders ------------------------------------------------------------------------------
 
 run_ferry() {
-    local acks=$1 dir=$TMP/ferry-acks-$1-run$RUN pid t0 rss cpu kv
+    local acks=$1 name=${2:-ferry} dir=$TMP/${2:-ferry}-acks-$1-run$RUN pid t0 rss cpu kv
     mkdir -p "$dir"
-    start_mock "$dir" "bench-ferry-$acks"
+    start_mock "$dir" "bench-$name-$acks"
     cat >"$dir/ferry.yaml" <<EOF
 kafka:
   brokers: $BS
@@ -314,6 +320,7 @@ EOF
     for kv in "${FERRY_EXTRA[@]}"; do
         printf '      %s\n' "$kv" >>"$dir/ferry.yaml"
     done
+    [[ $name == ferry-nh ]] && printf '      headers: false\n' >>"$dir/ferry.yaml"
     "$FERRY" check -c "$dir/ferry.yaml" >/dev/null || { echo "agent.sh: ferry rejects $dir/ferry.yaml" >&2; exit 1; }
     t0=$(now_us)
     "$FERRY" agent -c "$dir/ferry.yaml" >"$dir/agent.log" 2>&1 &
@@ -323,18 +330,21 @@ EOF
     rss=$(vmhwm_kib "$pid")
     cpu=$(cpu_s "$pid")
     stop_pid "$pid"
-    explain "ferry acks=$acks" "$dir/agent.log"
-    record "ferry acks=$acks" $((DONE_US - t0)) "$rss" "$cpu" "$WHY"
+    explain "$name acks=$acks" "$dir/agent.log"
+    record "$name acks=$acks" $((DONE_US - t0)) "$rss" "$cpu" "$WHY"
     stop_pid "$MOCK_PID"
 }
 
 run_kcat() {
-    local acks=$1 dir=$TMP/kcat-acks-$1-run$RUN pid t0 c rss cpu i
+    local acks=$1 name=${2:-kcat} dir=$TMP/${2:-kcat}-acks-$1-run$RUN pid t0 c rss cpu i
     local x=(-X "acks=$acks" -X linger.ms=5 -X partitioner=murmur2_random) kv
+    # the same three headers as ferry's, of about the same size (kcat cannot vary the offset)
+    [[ $name == kcat-h ]] &&
+        x+=(-H "ferry.host=$(hostname)" -H "ferry.path=$FILE" -H "ferry.offset=$((LINES * SIZE / 2))")
     for kv in "${XPROPS[@]}"; do x+=(-X "$kv"); done
     [[ $acks == all ]] && x+=(-X enable.idempotence=true)
     mkdir -p "$dir"
-    start_mock "$dir" "bench-kcat-$acks"
+    start_mock "$dir" "bench-$name-$acks"
     t0=$(now_us)
     /usr/bin/time -f '%M %U %S' -o "$dir/time" kcat -P -q -b "$BS" -t "$TOPIC" "${x[@]}" \
         -l "$FILE" >"$dir/kcat.log" 2>&1 &
@@ -349,8 +359,8 @@ run_kcat() {
     [[ -z $c ]] || kill -TERM "$c" 2>/dev/null || true
     stop_pid "$pid"
     read -r rss cpu < <(awk 'NF == 3 && $1 ~ /^[0-9]+$/ {printf "%s %.2f\n", $1, $2 + $3}' "$dir/time")
-    explain "kcat acks=$acks" "$dir/kcat.log"
-    record "kcat acks=$acks" $((DONE_US - t0)) "${rss:-0}" "${cpu:-0}" "$WHY"
+    explain "$name acks=$acks" "$dir/kcat.log"
+    record "$name acks=$acks" $((DONE_US - t0)) "${rss:-0}" "${cpu:-0}" "$WHY"
     stop_pid "$MOCK_PID"
 }
 
@@ -441,7 +451,11 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
     for a in "${ACKS[@]}"; do
         for w in "${WHO[@]}"; do
             echo "running $w acks=$a$( ((RUNS > 1)) && echo " ($RUN of $RUNS)") ..." >&2
-            "run_$w" "$a"
+            case $w in
+            ferry-nh) run_ferry "$a" ferry-nh ;;
+            kcat-h) run_kcat "$a" kcat-h ;;
+            *) "run_$w" "$a" ;;
+            esac
         done
     done
 done
@@ -470,12 +484,13 @@ ratio() { # a b: throughput of a over b, both complete
     awk -v x="${R_WALL[$a]}" -v y="${R_WALL[$b]}" 'BEGIN {printf "%.2f", y / x}'
 }
 for a in "${ACKS[@]}"; do
-    for other in kcat rsyslog; do
-        [[ " ${WHO[*]} " == *" ferry "* && " ${WHO[*]} " == *" $other "* ]] || continue
-        if r=$(ratio "ferry acks=$a" "$other acks=$a"); then
-            printf 'ferry/%-8s acks=%-3s  %s x (throughput; above 1: ferry is faster)\n' "$other" "$a" "$r"
+    for pair in ferry/kcat-h ferry-nh/kcat ferry/rsyslog; do
+        me=${pair%/*} other=${pair#*/}
+        [[ " ${WHO[*]} " == *" $me "* && " ${WHO[*]} " == *" $other "* ]] || continue
+        if r=$(ratio "$me acks=$a" "$other acks=$a"); then
+            printf '%-18s acks=%-3s  %s x (throughput; above 1: ferry is faster)\n' "$pair" "$a" "$r"
         else
-            printf 'ferry/%-8s acks=%-3s  n/a (a run was skipped or did not complete)\n' "$other" "$a"
+            printf '%-18s acks=%-3s  n/a (a run was skipped or did not complete)\n' "$pair" "$a"
         fi
     done
 done
