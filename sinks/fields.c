@@ -189,6 +189,31 @@ int64_t ferry_clf_time(const char *s, size_t len)
     return t * 1000;
 }
 
+/* The decimal text of v, NUL-terminated, at out (24 bytes are enough); returns its length.
+ * Every event needs a few of these: snprintf costs more than the rest of a small event. */
+static size_t put_i64(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+static void put_2digits(char *out, int v)
+{
+    out[0] = (char)('0' + v / 10);
+    out[1] = (char)('0' + v % 10);
+}
+
 /* ms < 0 (no time known): the time fields are absent. */
 static void set_time(struct ferry_fields *f, int64_t ms)
 {
@@ -200,10 +225,31 @@ static void set_time(struct ferry_fields *f, int64_t ms)
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(f->day, sizeof(f->day), "%Y-%m-%d", &tm);
-    strftime(f->hour, sizeof(f->hour), "%Y-%m-%dT%H", &tm);
-    strftime(f->minute, sizeof(f->minute), "%Y-%m-%dT%H:%M", &tm);
-    snprintf(f->ts, sizeof(f->ts), "%" PRId64, ms);
+    put_i64(f->ts, ms);
+    int year = tm.tm_year + 1900;
+    if (year > 9999) { /* more than four digits: let strftime lay it out */
+        strftime(f->day, sizeof(f->day), "%Y-%m-%d", &tm);
+        strftime(f->hour, sizeof(f->hour), "%Y-%m-%dT%H", &tm);
+        strftime(f->minute, sizeof(f->minute), "%Y-%m-%dT%H:%M", &tm);
+        return;
+    }
+    /* "YYYY-MM-DDTHH:MM"; the hour and the day are its first 13 and 10 characters */
+    char *m = f->minute;
+    put_2digits(m, year / 100);
+    put_2digits(m + 2, year % 100);
+    m[4] = '-';
+    put_2digits(m + 5, tm.tm_mon + 1);
+    m[7] = '-';
+    put_2digits(m + 8, tm.tm_mday);
+    m[10] = 'T';
+    put_2digits(m + 11, tm.tm_hour);
+    m[13] = ':';
+    put_2digits(m + 14, tm.tm_min);
+    m[16] = '\0';
+    memcpy(f->hour, m, 13);
+    f->hour[13] = '\0';
+    memcpy(f->day, m, 10);
+    f->day[10] = '\0';
 }
 
 static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const char *data,
@@ -266,8 +312,7 @@ static int parse_json(struct ferry_fields *f, const char *data, size_t len, char
             add_ext(f, k, strlen(k), json_string_value(v), json_string_length(v));
             break;
         case JSON_INTEGER:
-            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            add_scratch(f, k, strlen(k), num, strlen(num));
+            add_scratch(f, k, strlen(k), num, put_i64(num, json_integer_value(v)));
             break;
         case JSON_REAL:
             format_double(num, sizeof(num), json_real_value(v));
@@ -300,7 +345,7 @@ int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const cha
     f->raw_len = len;
     set_time(f, kafka_ts_ms);
     if (kafka_ts_ms >= 0)
-        snprintf(f->kafka_ts, sizeof(f->kafka_ts), "%" PRId64, kafka_ts_ms);
+        put_i64(f->kafka_ts, kafka_ts_ms);
     else
         f->kafka_ts[0] = '\0';
     switch (p->format) {
@@ -318,8 +363,8 @@ void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t pa
                            int64_t offset)
 {
     f->topic = topic;
-    snprintf(f->partition, sizeof(f->partition), "%" PRId32, partition);
-    snprintf(f->offset, sizeof(f->offset), "%" PRId64, offset);
+    put_i64(f->partition, partition);
+    put_i64(f->offset, offset);
 }
 
 void ferry_fields_set_headers(struct ferry_fields *f, const rd_kafka_headers_t *headers)

@@ -309,12 +309,16 @@ int ferry_value_parse(enum ferry_column_type t, enum ferry_time_format fmt, cons
         out->len = len;
         return 0;
     case FERRY_COLUMN_INT:
+        out->s = s; /* the text it was read from, for a database to read again */
+        out->len = len;
         rc = parse_int(s, len, &out->i);
         if (rc == -2)
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
                                 "'%.*s' is out of range for a 64-bit integer", q, s);
         break;
     case FERRY_COLUMN_FLOAT:
+        out->s = s;
+        out->len = len;
         rc = parse_float(s, len, &out->f);
         if (rc == -2)
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
@@ -353,11 +357,26 @@ static size_t format_datetime(int64_t ms, char *buf)
     int64_t d = days - days_from_date(y, 1, 1);
     while (d >= month_days(y, m))
         d -= month_days(y, m++);
-    int64_t sec = rem / 1000;
-    return (size_t)snprintf(buf, FERRY_VALUE_TEXT_MAX,
-                            "%04" PRId64 "-%02d-%02" PRId64 " %02" PRId64 ":%02" PRId64
-                            ":%02" PRId64 ".%03" PRId64,
-                            y, m, d + 1, sec / 3600, sec / 60 % 60, sec % 60, rem % 1000);
+    if (y < 0 || y > 9999) /* beyond any DATETIME: still readable */
+        return (size_t)snprintf(buf, FERRY_VALUE_TEXT_MAX, "%" PRId64 "-%02d-%02d", y, m,
+                                (int)d + 1);
+    /* by hand: it runs for every datetime value of every row */
+    int sec = (int)(rem / 1000),
+        f[] = {(int)y / 100, (int)y % 100, m, (int)d + 1, sec / 3600, sec / 60 % 60, sec % 60};
+    static const char sep[7] = {0, 0, '-', '-', ' ', ':', ':'}; /* before each field */
+    char *o = buf;
+    for (int i = 0; i < 7; i++) {
+        if (sep[i])
+            *o++ = sep[i];
+        *o++ = (char)('0' + f[i] / 10);
+        *o++ = (char)('0' + f[i] % 10);
+    }
+    *o++ = '.';
+    *o++ = (char)('0' + rem % 1000 / 100);
+    *o++ = (char)('0' + rem % 100 / 10);
+    *o++ = (char)('0' + rem % 10);
+    *o = '\0';
+    return (size_t)(o - buf);
 }
 
 size_t ferry_value_format(const struct ferry_value *v, char *buf)

@@ -326,6 +326,7 @@ static void destroy(struct ferry_sink *s)
     free(s->columns_sql);
     free(s->update_sql);
     free(s->load_sql);
+    free(s->todo);
     free(s);
 }
 
@@ -477,8 +478,9 @@ static size_t collect_parts(const struct ferry_batch *batch, struct part_range *
     return np;
 }
 
-/* Reads and locks the partitions' stored offsets, then stages the events at or above them. */
-static int stage_batch(struct ferry_sink *s, const struct ferry_batch *batch,
+/* Reads and locks the partitions' stored offsets, then picks the events at or above them
+ * (s->todo): only those become rows. */
+static int pick_events(struct ferry_sink *s, const struct ferry_batch *batch,
                        struct part_range *parts, size_t np, size_t *skipped, char *err,
                        size_t errlen)
 {
@@ -487,16 +489,20 @@ static int stage_batch(struct ferry_sink *s, const struct ferry_batch *batch,
         if ((rc = get_offset(s, parts[j].topic, parts[j].partition, &parts[j].stored, err,
                              errlen)) < 0)
             return rc;
-    s->rows.n = 0;
-    s->rows.text.len = 0;
+    if (batch->n > s->todo_cap) {
+        size_t *t = realloc(s->todo, batch->n * sizeof(*t));
+        if (!t)
+            return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
+        s->todo = t;
+        s->todo_cap = batch->n;
+    }
+    s->ntodo = 0;
     for (size_t i = 0; i < batch->n; i++) {
         const rd_kafka_message_t *m = batch->msgs[i];
-        if (m->offset < parts[find_part(parts, np, m)].stored) {
+        if (m->offset < parts[find_part(parts, np, m)].stored)
             ++*skipped; /* already written by an earlier transaction */
-            continue;
-        }
-        if ((rc = ferry_mysql_stage(s, batch, i, err, errlen)) < 0)
-            return rc;
+        else
+            s->todo[s->ntodo++] = i;
     }
     return 0;
 }
@@ -519,7 +525,7 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
         rc = mysql_write(s, &head, err, errlen);
         return rc < 0 ? rc : mysql_write(s, &rest, err, errlen);
     }
-    if ((rc = stage_batch(s, batch, parts, np, &skipped, err, errlen)) < 0 ||
+    if ((rc = pick_events(s, batch, parts, np, &skipped, err, errlen)) < 0 ||
         (rc = ferry_mysql_write_rows(s, batch, err, errlen)) < 0)
         goto rollback;
     for (size_t j = 0; j < np; j++) {
@@ -554,8 +560,7 @@ static int mysql_stored_offsets(struct ferry_sink *s, rd_kafka_topic_partition_l
     if ((rc = ensure_connected(s, err, errlen)) < 0)
         return rc;
     for (int i = 0; i < parts->cnt; i++)
-        if ((rc = add_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errlen)) <
-            0)
+        if ((rc = add_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errlen)) < 0)
             goto rollback;
     if (mysql_commit(s->db))
         return ferry_mysql_error(s, NULL, "commit", err, errlen);

@@ -18,6 +18,8 @@
  * short of that, well below max_allowed_packet (16 MiB by default). */
 #define FERRY_MYSQL_CHUNK_ROWS  500
 #define FERRY_MYSQL_CHUNK_BYTES (4u << 20)
+/* Events converted at a time while LOAD DATA reads the batch. */
+#define FERRY_MYSQL_FEED_ROWS 256
 
 /* One value of a staged row, in the canonical form of sinks/mapping.c. */
 struct ferry_mysql_cell {
@@ -56,10 +58,16 @@ struct ferry_sink {
     struct ferry_parser *parser;
     struct ferry_fields fields;
     struct ferry_mapping *mapping;
-    struct ferry_value *values; /* one per configured column */
+    struct ferry_value *values;      /* one per configured column */
+    const struct ferry_batch *batch; /* the batch being written */
+    size_t *todo;                    /* the batch's events to write (indexes), in batch order */
+    size_t ntodo, todo_cap;
+    size_t staged; /* how many of todo were staged (became rows or were rejected) */
     struct ferry_mysql_rows rows;
-    struct ferry_buf load; /* the LOAD DATA file, in memory */
-    size_t load_pos;       /* how much of it the client library has read */
+    struct ferry_buf load; /* the part of the LOAD DATA file not yet read, in memory */
+    size_t load_pos;       /* how much of `load` the client library has read */
+    size_t sent;           /* rows serialized into `load` so far */
+    int load_rc;           /* an error while feeding LOAD DATA (out of memory), else 0 */
     MYSQL_BIND *binds;     /* chunk * ncols each */
     unsigned long *lens;
     uint64_t parse_errors, rejected, fallbacks;
@@ -80,14 +88,12 @@ MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char 
 /* Allocates what staging and writing need (rows, binds, values); 0 or FERRY_ERR_NOMEM. */
 int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen);
 void ferry_mysql_rows_release(struct ferry_sink *s);
-/* Parses and converts event `index` of the batch into a row, or rejects it (batch->reject)
- * when it does not parse or a value does not convert. 0, or FERRY_ERR_NOMEM. */
-int ferry_mysql_stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t index,
-                      char *err, size_t errlen);
-/* Writes the staged rows inside the current transaction: LOAD DATA in insert mode (rows
- * again one by one when the server objects to any), multi-row INSERTs otherwise (a chunk
- * again one by one when it fails for its data); a row the server refuses for its data is
- * rejected. 0 (every row written or rejected), or a negative ferry_err for the batch. */
+/* Writes the events s->todo names inside the current transaction. Each is parsed and
+ * converted into a row first, or rejected (batch->reject) when it does not parse or a value
+ * does not convert. Insert mode: one LOAD DATA, fed while the events are converted (rows
+ * again one by one when the server objects to any); upsert mode: multi-row INSERTs (a chunk
+ * again one by one when it fails for its data). A row the server refuses for its data is
+ * rejected. 0 (every event written or rejected), or a negative ferry_err for the batch. */
 int ferry_mysql_write_rows(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                            size_t errlen);
 

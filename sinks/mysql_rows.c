@@ -2,20 +2,23 @@
  *
  * Staging parses an event, converts its values (sinks/mapping.c) and copies them into the
  * batch's rows; an event that does not parse or convert is rejected there, before any SQL.
- * The rows then go in, inside the transaction sinks/mysql.c holds:
+ * The rows go in inside the transaction sinks/mysql.c holds:
  *
  *   insert mode  one LOAD DATA LOCAL INFILE whose "file" is the batch, escaped for the default
  *                FIELDS/LINES format and handed to the client library from memory through
- *                mysql_set_local_infile_handler. With LOCAL the server turns data errors into
- *                warnings and skips or truncates the row, so any warning (or a row count that
- *                is off) undoes the load (ROLLBACK TO SAVEPOINT) and the rows go in one by one
- *                instead, where the server's refusal of a row rejects just that event.
+ *                mysql_set_local_infile_handler. The events are converted while the client
+ *                library reads, FERRY_MYSQL_FEED_ROWS at a time, so the server inserts rows
+ *                while the next ones are parsed. With LOCAL the server turns data errors
+ *                into warnings and skips or truncates the row, so any warning (or a row count
+ *                that is off) undoes the load (ROLLBACK TO SAVEPOINT) and the rows go in one
+ *                by one instead, where the server's refusal of a row rejects just that event.
  *   upsert mode  multi-row prepared INSERT … ON DUPLICATE KEY UPDATE, FERRY_MYSQL_CHUNK_ROWS rows
  *                a statement; a chunk that fails for its data goes again one row at a time.
  *                Also insert mode's way when the server does not allow LOAD DATA LOCAL. */
 #include <errmsg.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,11 @@
 
 #define INFILE_NAME "ferry-batch" /* as named in s->load_sql */
 
+static int out_of_memory(struct ferry_sink *s, char *err, size_t errlen)
+{
+    return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+}
+
 /* ---- staging ---------------------------------------------------------------------------- */
 
 int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen)
@@ -35,7 +43,7 @@ int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen)
     s->binds = calloc(nb, sizeof(*s->binds));
     s->lens = calloc(nb, sizeof(*s->lens));
     if (!s->values || !s->binds || !s->lens)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
+        return out_of_memory(s, err, errlen);
     return 0;
 }
 
@@ -97,9 +105,9 @@ static int stage_value(struct ferry_mysql_rows *r, struct ferry_mysql_cell *c,
         return copy_text(r, c, v->s, v->len);
     case FERRY_COLUMN_DATETIME: /* as text in both ways of writing: "2026-11-25 18:31:41.123" */
         return copy_text(r, c, buf, ferry_value_format(v, buf));
-    case FERRY_COLUMN_FLOAT:
+    case FERRY_COLUMN_FLOAT: /* and its text, exact for a server to read again */
         c->f = v->f;
-        return 0;
+        return v->s ? copy_text(r, c, v->s, v->len) : 0;
     case FERRY_COLUMN_INT:
     case FERRY_COLUMN_BOOL:
         c->i = v->i;
@@ -128,8 +136,8 @@ static int stage_fixed(struct ferry_sink *s, struct ferry_mysql_cell *c,
     return 0;
 }
 
-int ferry_mysql_stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t index,
-                      char *err, size_t errlen)
+/* Event `index` of the batch as a row, or a reject. 0, or FERRY_ERR_NOMEM. */
+static int stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t index)
 {
     const rd_kafka_message_t *m = batch->msgs[index];
     struct ferry_mysql_rows *r = &s->rows;
@@ -154,15 +162,26 @@ int ferry_mysql_stage(struct ferry_sink *s, const struct ferry_batch *batch, siz
         return 0;
     }
     if (rc < 0 || grow_rows(r) < 0)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+        return FERRY_ERR_NOMEM;
     struct ferry_mysql_cell *c = &r->cells[r->n * r->ncols];
     size_t first = r->ncols - s->cfg->ncolumns;
     rc = stage_fixed(s, c, m, ts);
     for (size_t i = 0; rc == 0 && i < s->cfg->ncolumns; i++)
         rc = stage_value(r, &c[first + i], &s->values[i]);
     if (rc < 0)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+        return FERRY_ERR_NOMEM;
     r->msg[r->n++] = index;
+    return 0;
+}
+
+/* Stages the next events of s->todo until `rows` rows are staged or none is left. */
+static int stage_upto(struct ferry_sink *s, size_t rows)
+{
+    while (s->staged < s->ntodo && s->rows.n < rows) {
+        if (stage(s, s->batch, s->todo[s->staged]) < 0)
+            return FERRY_ERR_NOMEM;
+        s->staged++;
+    }
     return 0;
 }
 
@@ -195,8 +214,7 @@ static void bind_rows(struct ferry_sink *s, size_t first, size_t n)
 }
 
 /* Rows [from, to) one statement each; a row the server refuses for its data is rejected. */
-static int write_each(struct ferry_sink *s, const struct ferry_batch *batch, size_t from, size_t to,
-                      char *err, size_t errlen)
+static int write_each(struct ferry_sink *s, size_t from, size_t to, char *err, size_t errlen)
 {
     for (size_t i = from; i < to; i++) {
         bind_rows(s, i, 1);
@@ -207,7 +225,7 @@ static int write_each(struct ferry_sink *s, const struct ferry_batch *batch, siz
         char why[600];
         snprintf(why, sizeof(why), "mysql: %s", mysql_stmt_error(s->insert1));
         s->rejected++;
-        batch->reject(batch->opaque, batch->msgs[s->rows.msg[i]], why);
+        s->batch->reject(s->batch->opaque, s->batch->msgs[s->rows.msg[i]], why);
     }
     return 0;
 }
@@ -230,26 +248,24 @@ static size_t chunk_rows(const struct ferry_sink *s, size_t first)
     return n;
 }
 
-static int write_chunks(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
-                        size_t errlen)
+static int write_chunks(struct ferry_sink *s, char *err, size_t errlen)
 {
     for (size_t first = 0, n; first < s->rows.n; first += n) {
         n = chunk_rows(s, first);
-        MYSQL_STMT *st =
-            n == s->chunk ? s->insert_n : ferry_mysql_prepare_insert(s, n, err, errlen);
-        int rc = 0;
+        int own = n != s->chunk, rc = 0; /* a statement for this chunk only: closed below */
+        MYSQL_STMT *st = own ? ferry_mysql_prepare_insert(s, n, err, errlen) : s->insert_n;
         if (!st)
             return s->db ? FERRY_ERR_FATAL : FERRY_ERR_RETRY;
         bind_rows(s, first, n);
         if (mysql_stmt_bind_param(st, s->binds) || mysql_stmt_execute(st)) {
             if (ferry_mysql_row_error(mysql_stmt_errno(st))) {
                 s->fallbacks++; /* the statement did nothing: find the rows the server refuses */
-                rc = write_each(s, batch, first, first + n, err, errlen);
+                rc = write_each(s, first, first + n, err, errlen);
             } else {
                 rc = ferry_mysql_error(s, st, "insert", err, errlen);
             }
         }
-        if (st != s->insert_n)
+        if (own) /* (a lost connection closed s->insert_n, never this one) */
             mysql_stmt_close(st);
         if (rc < 0)
             return rc;
@@ -259,18 +275,112 @@ static int write_chunks(struct ferry_sink *s, const struct ferry_batch *batch, c
 
 /* ---- LOAD DATA LOCAL INFILE from memory -------------------------------------------------- */
 
+/* Appends p with the escapes of ESCAPED BY '\\': backslash, tab, newline, carriage return and
+ * NUL. Room was reserved: the buffer does not grow here. Runs without any of them (most
+ * values) are copied whole. */
+static void put_escaped(struct ferry_buf *b, const char *p, size_t n)
+{
+    static const char esc[256] = {
+        ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r', [0] = '0'};
+    char *out = b->p + b->len;
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        char e = esc[(unsigned char)p[i]];
+        if (!e)
+            continue;
+        memcpy(out, p + run, i - run);
+        out += i - run;
+        *out++ = '\\';
+        *out++ = e;
+        run = i + 1;
+    }
+    memcpy(out, p + run, n - run);
+    out += n - run;
+    b->len = (size_t)(out - b->p);
+}
+
+/* Decimal digits of v at out; returns how many. */
+static size_t put_int(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+/* Appends the rows staged since the last call to the LOAD DATA file: tab between fields,
+ * newline after each row, \N for NULL. What the client library already read is dropped
+ * first. 0 or FERRY_ERR_NOMEM. */
+static int serialize(struct ferry_sink *s)
+{
+    const struct ferry_mysql_rows *r = &s->rows;
+    struct ferry_buf *b = &s->load;
+    size_t need = 1, from = s->sent * r->ncols, to = r->n * r->ncols;
+
+    if (s->load_pos) {
+        memmove(b->p, b->p + s->load_pos, b->len - s->load_pos);
+        b->len -= s->load_pos;
+        s->load_pos = 0;
+    }
+    for (size_t k = from; k < to; k++)
+        need += 2 * r->cells[k].len + FERRY_VALUE_TEXT_MAX + 1;
+    if (b->len + need > b->cap) {
+        char *p = realloc(b->p, b->len + need);
+        if (!p)
+            return FERRY_ERR_NOMEM;
+        b->p = p;
+        b->cap = b->len + need;
+    }
+    for (size_t k = from; k < to; k++) {
+        const struct ferry_mysql_cell *c = &r->cells[k];
+        char *out = b->p + b->len;
+        if (c->null) {
+            memcpy(out, "\\N", 2);
+            b->len += 2;
+        } else if (c->type == FERRY_COLUMN_INT || c->type == FERRY_COLUMN_BOOL) {
+            b->len += put_int(out, c->i);
+        } else if (c->type == FERRY_COLUMN_FLOAT && c->len == 0) {
+            /* 17 significant digits read back as the same double */
+            b->len += (size_t)snprintf(out, FERRY_VALUE_TEXT_MAX, "%.17g", c->f);
+        } else {
+            put_escaped(b, cell_text(r, c), c->len);
+        }
+        b->p[b->len++] = (k + 1) % r->ncols ? '\t' : '\n';
+    }
+    s->sent = r->n;
+    return 0;
+}
+
 /* The client library's callbacks; they run inside mysql_real_query, on the worker's thread. */
 static int infile_init(void **ptr, const char *name, void *userdata)
 {
-    struct ferry_sink *s = userdata;
-    *ptr = s;
-    s->load_pos = 0;
+    *ptr = userdata;
     return strcmp(name, INFILE_NAME) != 0; /* a server asking for another file gets nothing */
 }
 
+/* Converts more events whenever what is serialized runs short, so that the server inserts
+ * rows while the next ones are being parsed. */
 static int infile_read(void *ptr, char *buf, unsigned int len)
 {
     struct ferry_sink *s = ptr;
+    while (s->load.len == s->load_pos && s->staged < s->ntodo) {
+        if (stage_upto(s, s->rows.n + FERRY_MYSQL_FEED_ROWS) < 0 || serialize(s) < 0) {
+            s->load_rc = FERRY_ERR_NOMEM;
+            return -1;
+        }
+    }
+    if (s->sent < s->rows.n && serialize(s) < 0) { /* the first row, staged before the query */
+        s->load_rc = FERRY_ERR_NOMEM;
+        return -1;
+    }
     size_t n = s->load.len - s->load_pos;
     if (n > len)
         n = len;
@@ -286,76 +396,10 @@ static void infile_end(void *ptr)
 
 static int infile_error(void *ptr, char *msg, unsigned int len)
 {
-    (void)ptr;
-    snprintf(msg, len, "the server asked for a file other than the batch");
+    struct ferry_sink *s = ptr;
+    snprintf(msg, len, "%s",
+             s->load_rc ? "out of memory" : "the server asked for a file other than the batch");
     return CR_UNKNOWN_ERROR;
-}
-
-/* Appends p with the escapes of ESCAPED BY '\\': backslash, tab, newline, carriage return and
- * NUL. Room was reserved: the buffer does not grow here. */
-static void put_escaped(struct ferry_buf *b, const char *p, size_t n)
-{
-    char *out = b->p + b->len;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i], e = 0;
-        switch (ch) {
-        case '\\':
-            e = '\\';
-            break;
-        case '\t':
-            e = 't';
-            break;
-        case '\n':
-            e = 'n';
-            break;
-        case '\r':
-            e = 'r';
-            break;
-        case '\0':
-            e = '0';
-            break;
-        default:
-            *out++ = ch;
-            continue;
-        }
-        *out++ = '\\';
-        *out++ = e;
-    }
-    b->len = (size_t)(out - b->p);
-}
-
-/* The staged rows as the LOAD DATA file: tab between fields, newline after each row, \N for
- * NULL. 0 or FERRY_ERR_NOMEM. */
-static int serialize(struct ferry_sink *s)
-{
-    const struct ferry_mysql_rows *r = &s->rows;
-    struct ferry_buf *b = &s->load;
-    size_t need = 1;
-    for (size_t k = 0; k < r->n * r->ncols; k++)
-        need += 2 * r->cells[k].len + FERRY_VALUE_TEXT_MAX + 1;
-    if (need > b->cap) {
-        char *p = realloc(b->p, need);
-        if (!p)
-            return FERRY_ERR_NOMEM;
-        b->p = p;
-        b->cap = need;
-    }
-    b->len = 0;
-    for (size_t k = 0; k < r->n * r->ncols; k++) {
-        const struct ferry_mysql_cell *c = &r->cells[k];
-        struct ferry_value v = {.type = c->type, .i = c->i, .f = c->f};
-        if (c->null) {
-            memcpy(b->p + b->len, "\\N", 2);
-            b->len += 2;
-        } else if (c->type == FERRY_COLUMN_INT || c->type == FERRY_COLUMN_BOOL ||
-                   c->type == FERRY_COLUMN_FLOAT) {
-            b->len += ferry_value_format(&v, b->p + b->len);
-        } else {
-            put_escaped(b, cell_text(r, c), c->len);
-        }
-        b->p[b->len++] = (k + 1) % r->ncols ? '\t' : '\n';
-    }
-    return 0;
 }
 
 /* LOAD DATA LOCAL refused by the server or the client library (local_infile off). */
@@ -365,26 +409,33 @@ static int load_refused(unsigned int e)
            e == 2068 /* MySQL 8 client: LOAD DATA LOCAL INFILE rejected */;
 }
 
-static int write_load(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
-                      size_t errlen)
+static int write_load(struct ferry_sink *s, char *err, size_t errlen)
 {
     unsigned int warnings = 0;
     int rc;
 
-    if (serialize(s) < 0)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql %s: out of memory", s->cfg->name);
+    /* a first row, so that a batch with nothing to write sends nothing */
+    if (stage_upto(s, 1) < 0)
+        return out_of_memory(s, err, errlen);
+    if (s->rows.n == 0)
+        return 0;
     if ((rc = ferry_mysql_exec(s, "SAVEPOINT ferry_load", err, errlen)) < 0)
         return rc;
+    s->load.len = s->load_pos = s->sent = 0;
+    s->load_rc = 0;
     mysql_set_local_infile_handler(s->db, infile_init, infile_read, infile_end, infile_error, s);
-    if (mysql_real_query(s->db, s->load_sql, strlen(s->load_sql))) {
+    int failed = mysql_real_query(s->db, s->load_sql, strlen(s->load_sql)) != 0;
+    /* whatever comes next (rows one by one, INSERTs) needs every row */
+    if (s->load_rc < 0 || stage_upto(s, SIZE_MAX) < 0)
+        return out_of_memory(s, err, errlen);
+    if (failed) {
         unsigned int e = mysql_errno(s->db);
         if (load_refused(e)) {
             ferry_warn("mysql",
-                       "%s: LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs "
-                       "from now on",
+                       "%s: LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs from now on",
                        s->cfg->name, mysql_error(s->db));
             s->load_data = false;
-            return write_chunks(s, batch, err, errlen);
+            return write_chunks(s, err, errlen);
         }
         if (!ferry_mysql_row_error(e))
             return ferry_mysql_error(s, NULL, "load data", err, errlen);
@@ -399,15 +450,19 @@ static int write_load(struct ferry_sink *s, const struct ferry_batch *batch, cha
     s->fallbacks++;
     ferry_info("mysql", "%s: LOAD DATA of %zu rows had %u warnings: writing them one by one",
                s->cfg->name, s->rows.n, warnings);
-    return write_each(s, batch, 0, s->rows.n, err, errlen);
+    return write_each(s, 0, s->rows.n, err, errlen);
 }
 
 int ferry_mysql_write_rows(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                            size_t errlen)
 {
-    if (s->rows.n == 0)
-        return 0;
+    s->batch = batch;
+    s->staged = 0;
+    s->rows.n = 0;
+    s->rows.text.len = 0;
     if (s->load_data)
-        return write_load(s, batch, err, errlen);
-    return write_chunks(s, batch, err, errlen);
+        return write_load(s, err, errlen);
+    if (stage_upto(s, SIZE_MAX) < 0)
+        return out_of_memory(s, err, errlen);
+    return write_chunks(s, err, errlen);
 }

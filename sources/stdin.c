@@ -1,8 +1,9 @@
 /* ferry: the stdin source — lines from standard input (a pipe), until it ends.
  *
  * Standard input cannot be read again, so there is no checkpoint: what Kafka has not
- * acknowledged when ferry stops is lost with the pipe. The agent therefore waits, after the
- * input ended, until every event is acknowledged (ferry_source_ops.finished). */
+ * acknowledged when ferry stops is lost with the pipe, and so is an event whose delivery
+ * failed (counted and logged). The agent therefore waits, after the input ended, until every
+ * event is acknowledged (ferry_source_ops.finished). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ struct ferry_source {
     const struct ferry_emit *emit; /* during poll */
     int fd;
     bool eof;
-    uint64_t events, acked;
+    uint64_t events, acked, lost;
 };
 
 static int64_t clock_ms(clockid_t id)
@@ -92,7 +93,9 @@ static int stdin_poll(struct ferry_source *s, const struct ferry_emit *emit, int
             break;
         size_t room;
         char *buf = ferry_framer_space(&s->fr, &room);
-        ssize_t r = room ? read(s->fd, buf, room) : 0;
+        if (room == 0)
+            break; /* the framer is full (out of memory to grow): not the end of the input */
+        ssize_t r = read(s->fd, buf, room);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             break;
         if (r <= 0) {
@@ -117,8 +120,9 @@ static int stdin_poll(struct ferry_source *s, const struct ferry_emit *emit, int
 static void stdin_acked(struct ferry_source *s, uint64_t pos, int ok)
 {
     (void)pos;
-    (void)ok;
     s->acked++;
+    if (!ok)
+        s->lost++; /* Kafka gave up on it (the producer logged why); a pipe is not read twice */
 }
 
 static int stdin_checkpoint(struct ferry_source *s, char *err, size_t errlen)
@@ -145,6 +149,9 @@ static void stdin_close(struct ferry_source *s)
         return;
     ferry_info("stdin", "%s: %llu events; %llu long lines cut", s->cfg->name,
                (unsigned long long)s->events, (unsigned long long)s->fcfg.truncated);
+    if (s->lost)
+        ferry_error("stdin", "%s: %llu events Kafka did not take are lost", s->cfg->name,
+                    (unsigned long long)s->lost);
     ferry_framer_release(&s->fr);
     ferry_framer_cfg_release(&s->fcfg);
     free(s);

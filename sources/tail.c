@@ -3,7 +3,9 @@
  * Every file being read has a slot. An event's position token is its slot and its sequence
  * number in the slot's watermark (checkpoint.h); the checkpoint of a file is its watermark:
  * the offset below which Kafka acknowledged every event. Reading stops, and nothing is
- * dropped, when the producer's queue or a slot's in-flight window is full.
+ * dropped, when the producer's queue or a slot's in-flight window is full. An event Kafka
+ * gives up on (a delivery that failed) is read again from its file and sent again under the
+ * same token, after a growing wait; the watermark waits for it.
  *
  * A file is known by device, inode and its head, the first bytes it holds (sources/tail_scan.c
  * finds files, tells copies apart and matches them with checkpoints). A slot goes through
@@ -302,9 +304,9 @@ static int poll_file(struct ferry_source *s, struct tail_file *f, int64_t now)
  * unterminated line and multiline event are shipped, and it is closed. */
 static int maybe_close(struct ferry_source *s, struct tail_file *f, int64_t now)
 {
-    if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) ||
+    if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) || f->redo > 0 ||
         now - f->last_growth < s->cfg->rotate_wait_ms)
-        return 0;
+        return 0; /* (an event to send again is read from the file) */
     s->cur = f;
     int rc = ferry_framer_finish(&f->fr, on_frame, s);
     if (rc < 0)
@@ -335,6 +337,145 @@ static void watch_pending(struct ferry_source *s, struct tail_file *f)
         s->classify_now = true;
 }
 
+/* ---- deliveries Kafka gave up on ------------------------------------------------------- */
+
+#define RETRY_FIRST_MS 200   /* the first attempt after a failed delivery; doubles, up to */
+#define RETRY_MAX_MS   30000 /* this */
+
+static uint64_t seq_of(const struct ferry_watermark *w, uint64_t pos)
+{
+    uint64_t low = pos & TAIL_SEQ_MASK;
+    return w->done_seq + ((low - w->done_seq) & TAIL_SEQ_MASK);
+}
+
+/* The input range [start, end) of event seq, not acknowledged yet: events are contiguous, so
+ * it begins where the one before it ended. */
+static void event_range(const struct ferry_watermark *w, uint64_t seq, int64_t *start, int64_t *end)
+{
+    *end = w->ends[seq & (w->cap - 1)];
+    *start = seq == w->done_seq ? w->offset : w->ends[(seq - 1) & (w->cap - 1)];
+}
+
+static struct tail_retry *retry_find(struct ferry_source *s, const struct tail_file *f,
+                                     uint64_t pos)
+{
+    for (size_t i = 0; f->redo && i < s->nretry; i++)
+        if (s->retry[i].pos == pos)
+            return &s->retry[i];
+    return NULL;
+}
+
+static void retry_forget(struct ferry_source *s, struct tail_file *f, struct tail_retry *r)
+{
+    *r = s->retry[--s->nretry];
+    f->redo--;
+}
+
+/* Schedules another attempt at event pos of f; false when out of memory. */
+static bool retry_later(struct ferry_source *s, struct tail_file *f, uint64_t pos, int64_t now)
+{
+    struct tail_retry *r = retry_find(s, f, pos);
+    if (!r) {
+        if (s->nretry == s->capretry) {
+            size_t cap = s->capretry ? 2 * s->capretry : 16;
+            struct tail_retry *v = realloc(s->retry, cap * sizeof(*v));
+            if (!v)
+                return false;
+            s->retry = v;
+            s->capretry = cap;
+        }
+        r = &s->retry[s->nretry++];
+        *r = (struct tail_retry){.pos = pos};
+        f->redo++;
+    }
+    r->tries++;
+    int64_t wait = (int64_t)RETRY_FIRST_MS << (r->tries < 8 ? r->tries - 1 : 7);
+    r->due = now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
+    r->sent = false;
+    return true;
+}
+
+/* Reads event r of f again and emits it under its position token. 0; FERRY_ERR_AGAIN (no
+ * room now); FERRY_ERR_RETRY (the file changed: look again once it was checked); or another
+ * error: the event cannot be sent again. The event's data is rebuilt from its bytes as the
+ * framer cut it: without the newline that ended it, at most max_line bytes. */
+static int resend(struct ferry_source *s, struct tail_file *f, const struct tail_retry *r)
+{
+    size_t max = s->fcfg.max_line;
+    int64_t start, end;
+    event_range(&f->wm, seq_of(&f->wm, r->pos), &start, &end);
+    if (f->fd < 0)
+        return FERRY_ERR_IO; /* truncated, and no copy of it: its bytes are gone */
+    size_t span = (size_t)(end - start), n = span > max + 1 ? max + 1 : span;
+    if (n > s->rbuf_cap) {
+        char *b = realloc(s->rbuf, n);
+        if (!b)
+            return FERRY_ERR_AGAIN;
+        s->rbuf = b;
+        s->rbuf_cap = n;
+    }
+    ssize_t got = pread(f->fd, s->rbuf, n, start);
+    if (got < 0)
+        return FERRY_ERR_RETRY;
+    if ((size_t)got < n)
+        return FERRY_ERR_IO; /* the file no longer holds it */
+    if (!ferry_tail_head_check(f))
+        return FERRY_ERR_RETRY; /* truncated and written again: polling notices it first */
+    size_t len = n;
+    if (n == span && len > 0 && s->rbuf[len - 1] == '\n')
+        len--;
+    struct ferry_event ev = {
+        .data = s->rbuf,
+        .len = len > max ? max : len,
+        .ts_ms = realtime_ms(),
+        .pos = r->pos,
+        .origin = f->path,
+        .offset = start,
+    };
+    return s->emit->fn(s->emit->opaque, &ev);
+}
+
+static void give_up(struct ferry_source *s, struct tail_file *f, struct tail_retry *r)
+{
+    uint64_t seq = seq_of(&f->wm, r->pos);
+    int64_t start, end;
+    event_range(&f->wm, seq, &start, &end);
+    s->given_up++;
+    ferry_error("tail",
+                "%s: the event at offset %lld, which Kafka did not take, cannot be sent again "
+                "(its file was truncated or the producer refuses it): it is not in Kafka",
+                f->path, (long long)start);
+    retry_forget(s, f, r);
+    ferry_watermark_ack(&f->wm, seq);
+}
+
+/* Sends again the failed deliveries that are due; FERRY_ERR_AGAIN when there is no room. */
+static int retry_send(struct ferry_source *s, int64_t now)
+{
+    for (size_t i = 0; i < s->nretry;) {
+        struct tail_retry *r = &s->retry[i];
+        struct tail_file *f = s->files[r->pos >> TAIL_SEQ_BITS];
+        if (r->sent || r->due > now) {
+            i++;
+            continue;
+        }
+        int rc = resend(s, f, r);
+        if (rc == FERRY_ERR_AGAIN)
+            return rc;
+        if (rc == FERRY_ERR_RETRY) {
+            r->due = now + RETRY_FIRST_MS;
+            i++;
+        } else if (rc < 0) {
+            give_up(s, f, r); /* r now holds the last entry: not i++ */
+        } else {
+            r->sent = true;
+            s->resent++;
+            i++;
+        }
+    }
+    return 0;
+}
+
 static int tail_poll(struct ferry_source *s, const struct ferry_emit *emit, int timeout_ms)
 {
     int64_t now = ferry_tail_now();
@@ -342,6 +483,8 @@ static int tail_poll(struct ferry_source *s, const struct ferry_emit *emit, int 
     (void)timeout_ms;
 
     s->emit = emit;
+    if (s->nretry && retry_send(s, now) < 0)
+        return 0; /* no room */
     ferry_tail_watch_events(s);
     if (s->scan_now || now >= s->next_scan)
         ferry_tail_scan(s, now);
@@ -374,13 +517,20 @@ static int tail_poll(struct ferry_source *s, const struct ferry_emit *emit, int 
 static void tail_acked(struct ferry_source *s, uint64_t pos, int ok)
 {
     size_t slot = (size_t)(pos >> TAIL_SEQ_BITS);
-    (void)ok; /* a failed delivery was logged and counted by the producer; see on_frame */
     if (slot >= s->nfiles || !s->files[slot])
         return;
-    struct ferry_watermark *w = &s->files[slot]->wm;
-    uint64_t low = pos & TAIL_SEQ_MASK;
-    uint64_t seq = w->done_seq + ((low - w->done_seq) & TAIL_SEQ_MASK);
-    ferry_watermark_ack(w, seq);
+    struct tail_file *f = s->files[slot];
+    /* Kafka gave up on it (the producer logged why): it is read again and sent again, and
+     * the watermark, so the checkpoint, waits for it */
+    if (!ok) {
+        if (retry_later(s, f, pos, ferry_tail_now()))
+            return;
+        ferry_error("tail", "%s: out of memory: an event Kafka did not take is dropped", f->path);
+    }
+    struct tail_retry *r = retry_find(s, f, pos);
+    if (r)
+        retry_forget(s, f, r);
+    ferry_watermark_ack(&f->wm, seq_of(&f->wm, pos));
 }
 
 static int tail_checkpoint(struct ferry_source *s, char *err, size_t errlen)
@@ -393,8 +543,8 @@ static int tail_checkpoint(struct ferry_source *s, char *err, size_t errlen)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail: out of memory");
     for (size_t i = 0; i < s->nfiles; i++) {
         struct tail_file *f = s->files[i];
-        if (!f || f->state == TF_PENDING)
-            continue; /* nothing read from it */
+        if (!f || f->state == TF_PENDING || (f->head_len == 0 && f->wm.offset == 0))
+            continue; /* nothing read from it: an entry would say nothing */
         int64_t off = f->wm.offset;
         if (f->copy_size >= 0 && off > f->copy_size)
             off = f->copy_size; /* the copy holds no more: it was read in full */
@@ -429,10 +579,11 @@ static void tail_close(struct ferry_source *s)
         if (s->files[i])
             ferry_tail_file_free(s, s->files[i]);
     ferry_info("tail",
-               "%s: %llu events; %llu long lines cut, %llu truncations (%llu copies found, %llu "
-               "not), %llu copies of files being read left alone, %llu files deleted, %llu "
-               "renamed away, %llu skipped",
-               s->cfg->name, (unsigned long long)s->events, (unsigned long long)s->fcfg.truncated,
+               "%s: %llu events (%llu sent again, %llu given up); %llu long lines cut, %llu "
+               "truncations (%llu copies found, %llu not), %llu copies of files being read "
+               "left alone, %llu files deleted, %llu renamed away, %llu skipped",
+               s->cfg->name, (unsigned long long)s->events, (unsigned long long)s->resent,
+               (unsigned long long)s->given_up, (unsigned long long)s->fcfg.truncated,
                (unsigned long long)s->truncations, (unsigned long long)s->copies_found,
                (unsigned long long)s->copies_missed, (unsigned long long)s->copies_left,
                (unsigned long long)s->deleted, (unsigned long long)s->renamed,
@@ -443,6 +594,8 @@ static void tail_close(struct ferry_source *s)
     free(s->resume_used);
     free(s->files);
     free(s->free_slots);
+    free(s->retry);
+    free(s->rbuf);
     free(s->cp_path);
     free(s);
 }

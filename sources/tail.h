@@ -43,8 +43,17 @@ struct tail_file {
     bool recheck;           /* PENDING: classify again on the next poll, grown or not */
     bool noted;             /* PENDING: its verdict was logged */
     bool read_failed;       /* a read error was logged (once until a read works again) */
+    uint32_t redo;          /* its events waiting to be sent again (tail.c, retries) */
     struct ferry_framer fr; /* both zero while PENDING */
     struct ferry_watermark wm;
+};
+
+/* An event Kafka gave up on, to be read again from its file and sent again. */
+struct tail_retry {
+    uint64_t pos;   /* its position token, the same on every attempt */
+    int64_t due;    /* monotonic ms of the next attempt */
+    unsigned tries; /* failed deliveries so far */
+    bool sent;      /* an attempt is in flight */
 };
 
 struct tail_watch {
@@ -73,8 +82,12 @@ struct ferry_source {
     size_t nwarned;
     const struct ferry_emit *emit; /* during poll */
     struct tail_file *cur;         /* the file whose events the framer is cutting */
+    struct tail_retry *retry;      /* failed deliveries: at most one per event in flight */
+    size_t nretry, capretry;
+    char *rbuf; /* an event read again */
+    size_t rbuf_cap;
     uint64_t events, truncations, copies_found, copies_missed, copies_left, deleted, renamed,
-        skipped, read_errors;
+        skipped, read_errors, resent, given_up;
 };
 
 int64_t ferry_tail_now(void);

@@ -98,15 +98,14 @@ static int64_t resume_by_inode(struct ferry_source *s, const struct tail_file *x
     const struct ferry_checkpoint *cp = &s->resume;
     for (size_t i = 0; i < cp->n; i++) {
         const struct ferry_checkpoint_entry *e = &cp->v[i];
+        /* without first bytes (nothing was read: an empty file) an entry says nothing: its
+         * inode may hold anything now. Entries from before fingerprints have an offset. */
         if (s->resume_used[i] || e->dev != (uint64_t)x->dev || e->ino != (uint64_t)x->ino ||
-            (e->fp_len && !same_start(x->head, x->head_len, e->fp, e->fp_len)))
+            (e->fp_len ? !same_start(x->head, x->head_len, e->fp, e->fp_len) : e->offset == 0))
             continue;
         s->resume_used[i] = true;
-        if (e->offset <= size) {
-            ferry_info("tail", "%s: resuming at its checkpoint, %lld", x->path,
-                       (long long)e->offset);
+        if (e->offset <= size)
             return e->offset;
-        }
         ferry_warn("tail", "%s: shorter (%lld) than its checkpoint (%lld): reading from 0", x->path,
                    (long long)size, (long long)e->offset);
         return 0;
@@ -213,13 +212,14 @@ static int copy_of_open(struct ferry_source *s, struct tail_file *x, int64_t siz
     return verdict;
 }
 
-static void start(struct ferry_source *s, struct tail_file *x, int64_t off)
+/* `why` completes "following from offset N". */
+static void start(struct ferry_source *s, struct tail_file *x, int64_t off, const char *why)
 {
     if (ferry_tail_file_start(s, x, off) < 0) {
         x->recheck = true; /* out of memory: stays pending */
         return;
     }
-    ferry_info("tail", "%s: following from offset %lld%s", x->path, (long long)off,
+    ferry_info("tail", "%s: following from offset %lld%s%s", x->path, (long long)off, why,
                x->state == TF_DETACHED ? " (no longer under paths: to its end)" : "");
 }
 
@@ -230,7 +230,7 @@ static void decide(struct ferry_source *s, struct tail_file *x, int64_t now)
     x->recheck = false;
     if (size == 0) {
         if (!x->seen)
-            start(s, x, 0); /* renamed away empty: whatever is written to it now is read */
+            start(s, x, 0, ""); /* renamed away empty: what is written to it now is read */
         return;
     }
     for (int tries = 0;; tries++) {
@@ -253,9 +253,12 @@ static void decide(struct ferry_source *s, struct tail_file *x, int64_t now)
         break;
     }
     int64_t off = resume_by_content(s, x, size);
-    if (off < 0)
-        off = x->at_start && s->cfg->start_at == FERRY_START_END && !s->had_checkpoint ? size : 0;
-    start(s, x, off);
+    if (off >= 0) {
+        start(s, x, off, "");
+        return;
+    }
+    bool at_end = x->at_start && s->cfg->start_at == FERRY_START_END && !s->had_checkpoint;
+    start(s, x, at_end ? size : 0, at_end ? " (its end: start_at)" : "");
 }
 
 /* Reads x's size and head again. -1 when it cannot be read. */
@@ -283,7 +286,7 @@ void ferry_tail_classify(struct ferry_source *s, int64_t now)
             continue;
         int64_t off = resume_by_inode(s, x, x->pend_size);
         if (off >= 0)
-            start(s, x, off);
+            start(s, x, off, " (its checkpoint)");
     }
     for (size_t i = 0; i < s->nfiles; i++) {
         struct tail_file *x = s->files[i];

@@ -32,7 +32,8 @@ struct ferry_value {
     enum ferry_column_type type;
     int64_t i;     /* INT; BOOL: 0 or 1; DATETIME: ms since 1970-01-01T00:00:00Z */
     double f;      /* FLOAT (finite) */
-    const char *s; /* STRING, JSON: the text, not NUL-terminated; borrowed (see below) */
+    const char *s; /* STRING, JSON: the text, not NUL-terminated; borrowed (see below); INT,
+                      FLOAT: the text the number was read from (a valid SQL literal) */
     size_t len;
 };
 
@@ -40,8 +41,8 @@ struct ferry_value {
 #define FERRY_VALUE_TEXT_MAX 32
 
 /* Converts text s (len bytes, borrowed) to type t; fmt applies to DATETIME. Returns 0 with *out
- * set (for STRING and JSON out->s points into s), or FERRY_ERR_INVALID with err saying why
- * ("'abc' is not an integer"). An empty text or "-" is not special here. */
+ * set (for STRING, JSON, INT and FLOAT out->s points into s), or FERRY_ERR_INVALID with err
+ * saying why ("'abc' is not an integer"). An empty text or "-" is not special here. */
 int ferry_value_parse(enum ferry_column_type t, enum ferry_time_format fmt, const char *s,
                       size_t len, struct ferry_value *out, char *err, size_t errlen);
 

@@ -10,7 +10,8 @@
 #   dirswap   a file replaced by a directory: a clear log line, the agent goes on, a file
 #             written afterwards arrives
 #   link      a path that is a symbolic link is followed to its file
-#   end       start_at: end: lines there before the first start are skipped, later ones not
+#   end       start_at: end: lines there before the first start are skipped, later ones not;
+#             after a restart, a file that appeared meanwhile is read from its beginning
 #   held      a line without its newline waits for it, and arrives whole
 #   flushed   partial_flush_ms ships a line without its newline after waiting
 #   multiline a Java stack trace and a Python traceback are one record each; max_lines and
@@ -178,6 +179,15 @@ kill -0 "$PID_agent" || fail "the agent exited"
 stop_ferry agent
 grep -q "cut: .* 2 long lines cut" "$D/agent.log" || fail "cut: the long lines were not counted"
 
+# start_at: end is for the first start only: after a restart, a file that appeared while the
+# agent was stopped is read from its beginning, and the old one resumes at its checkpoint.
+for i in $(seq 1 10); do echo "$i while stopped"; done >"$D/end/n.log"
+for i in $(seq 51 55); do echo "$i new"; done >>"$D/end/e.log"
+start_ferry again agent -c "$D/ferry.yaml"
+wait_for "end/n.log shipped" 30 covered "$D/end/n.log"
+wait_for "end/e.log shipped" 30 covered "$D/end/e.log"
+stop_ferry again
+
 # ---- judging: the Java client counts, kafka-python compares bytes ------------------------------
 java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" --bootstrap "$B" \
   --topic "$(t many)" --expect-lines 10000 --number-regex '^(\d+) many line$' \
@@ -225,7 +235,15 @@ expect("bytes", [b"1 \xff\xfe\xfd invalid", b"2 nul\x00in\x00middle", b"3 \xc3\x
 expect("rewrite", [f"{i} rewrite".encode() for i in range(1, 151)])
 expect("dirswap", [f"{i} dirswap".encode() for i in range(1, 101)])
 expect("link", [f"{i} linked".encode() for i in range(1, 41)])
-expect("end", [f"{i} new".encode() for i in range(1, 51)])
+got = values("end")
+want = sorted([f"{i} new".encode() for i in range(51, 56)] +
+              [f"{i} while stopped".encode() for i in range(1, 11)])
+if got[:50] != [f"{i} new".encode() for i in range(1, 51)] or sorted(got[50:]) != want:
+    bad.append("end")
+    print(f"end: {len(got)} records, not the 50 written after the start, then the 15 written "
+          f"while stopped: {got[:3]!r}…")
+else:
+    print(f"end: {len(got)} records as expected")
 expect("held", [b"1 held together", b"2 next"])
 expect("flushed", [b"1 flushed"])
 java = open(f"{d}/multiline/m.log", "rb").read().split(b"\n")

@@ -28,6 +28,8 @@
 #   FERRY_MYSQL_PASSWORD   password of the 'ferry' user (default ferry-test-pw)
 #   FERRY_MYSQL_KEEP_DATA=1  mariadb starts on the data directory of its last run, if any
 #                          (restart tests), instead of a fresh one
+#   FERRY_MYSQL_DURABLE=1  mariadb flushes its redo log at every commit, as a production
+#                          server would (benchmarks); by default it flushes once a second
 #   FERRY_REDIS_PORT       fixed port for redis
 #   FERRY_REDIS_DURABLE=1  redis with an fsynced append-only file (kept across a restart)
 #   FERRY_ZK_PORT          fixed client port for zookeeper
@@ -575,7 +577,7 @@ mariadb_cmd() {
         --skip-name-resolve
         --innodb-buffer-pool-size=64M
         --innodb-log-file-size=48M
-        --innodb-flush-log-at-trx-commit=2
+        --innodb-flush-log-at-trx-commit="$([[ ${FERRY_MYSQL_DURABLE:-} == 1 ]] && echo 1 || echo 2)"
         --local-infile=1
         --max-connections=200)
     if (( EUID == 0 )); then
