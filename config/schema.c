@@ -208,8 +208,9 @@ static const struct key source_keys[] = {
      "glob patterns of files to leave alone, matched against the full path"},
     {"start_at", KT_ENUM, 0, OFF(struct ferry_source_config, start_at), 0, "beginning", start_names,
      NULL, 0, 0,
-     "where to start in a file seen for the first time (`beginning` or `end`); a file with a "
-     "checkpoint always resumes at its checkpoint"},
+     "where to start in the files present when the source starts for the first time (no "
+     "checkpoint yet): `beginning` or `end`; files that appear later, also while ferry was "
+     "stopped, are read from their beginning, and a file with a checkpoint resumes there"},
     {"max_line_bytes", KT_INT, 0, OFF(struct ferry_source_config, max_line_bytes), 0, "1048576",
      NULL, NULL, 16, 64L << 20,
      "longer lines are cut to this many bytes (see `long_lines`) and counted; the next line "

@@ -304,8 +304,8 @@ static int poll_file(struct ferry_source *s, struct tail_file *f, int64_t now)
  * unterminated line and multiline event are shipped, and it is closed. */
 static int maybe_close(struct ferry_source *s, struct tail_file *f, int64_t now)
 {
-    if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) || f->redo > 0 ||
-        now - f->last_growth < s->cfg->rotate_wait_ms)
+    if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) ||
+        (f->redo > 0 && f->state == TF_DETACHED) || now - f->last_growth < s->cfg->rotate_wait_ms)
         return 0; /* (an event to send again is read from the file) */
     s->cur = f;
     int rc = ferry_framer_finish(&f->fr, on_frame, s);
@@ -396,16 +396,19 @@ static bool retry_later(struct ferry_source *s, struct tail_file *f, uint64_t po
 }
 
 /* Reads event r of f again and emits it under its position token. 0; FERRY_ERR_AGAIN (no
- * room now); FERRY_ERR_RETRY (the file changed: look again once it was checked); or another
- * error: the event cannot be sent again. The event's data is rebuilt from its bytes as the
- * framer cut it: without the newline that ended it, at most max_line bytes. */
-static int resend(struct ferry_source *s, struct tail_file *f, const struct tail_retry *r)
+ * room now); FERRY_ERR_RETRY (the file was truncated: look again once the copy, if any, is
+ * found); or another error: the event cannot be sent again. The event's data is rebuilt from
+ * its bytes as the framer cut it: without the newline that ended it, at most max_line. */
+static int resend(struct ferry_source *s, struct tail_file *f, const struct tail_retry *r,
+                  int64_t now)
 {
     size_t max = s->fcfg.max_line;
     int64_t start, end;
     event_range(&f->wm, seq_of(&f->wm, r->pos), &start, &end);
-    if (f->fd < 0)
-        return FERRY_ERR_IO; /* truncated, and no copy of it: its bytes are gone */
+    if (f->fd < 0) /* an orphan may still find its copy; closed, its bytes are gone */
+        return f->state == TF_ORPHAN ? FERRY_ERR_RETRY : FERRY_ERR_IO;
+    if (f->copy_size >= 0 && end > f->copy_size)
+        return FERRY_ERR_IO; /* read from the original before its truncation, not copied */
     size_t span = (size_t)(end - start), n = span > max + 1 ? max + 1 : span;
     if (n > s->rbuf_cap) {
         char *b = realloc(s->rbuf, n);
@@ -417,10 +420,10 @@ static int resend(struct ferry_source *s, struct tail_file *f, const struct tail
     ssize_t got = pread(f->fd, s->rbuf, n, start);
     if (got < 0)
         return FERRY_ERR_RETRY;
-    if ((size_t)got < n)
-        return FERRY_ERR_IO; /* the file no longer holds it */
-    if (!ferry_tail_head_check(f))
-        return FERRY_ERR_RETRY; /* truncated and written again: polling notices it first */
+    if ((size_t)got < n || !ferry_tail_head_check(f)) {
+        ferry_tail_check_content(s, f, now); /* truncated: f becomes an orphan */
+        return FERRY_ERR_RETRY;
+    }
     size_t len = n;
     if (n == span && len > 0 && s->rbuf[len - 1] == '\n')
         len--;
@@ -459,7 +462,7 @@ static int retry_send(struct ferry_source *s, int64_t now)
             i++;
             continue;
         }
-        int rc = resend(s, f, r);
+        int rc = resend(s, f, r, now);
         if (rc == FERRY_ERR_AGAIN)
             return rc;
         if (rc == FERRY_ERR_RETRY) {
