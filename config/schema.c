@@ -1039,6 +1039,10 @@ static void check_upsert(struct ctx *c, struct ferry_worker_config *w, const str
         else if (k < i)
             ferry_diags_add(c->d, at->line, at->col, "%s.key: '%s' is named twice", path,
                             w->key.v[i]);
+        else if (w->columns[j].type == FERRY_COLUMN_JSON)
+            ferry_diags_add(c->d, at->line, at->col,
+                            "%s.key: '%s' is a json column, which a key cannot hold", path,
+                            w->key.v[i]);
         else
             w->columns[j].null = false;
     }

@@ -27,7 +27,8 @@ struct ferry_mysql_cell {
     enum ferry_column_type type;
     int64_t i;     /* INT, BOOL */
     double f;      /* FLOAT */
-    const char *p; /* STRING, JSON, DATETIME: the text, borrowed from the batch (topic, raw); */
+    const char *p; /* STRING, JSON, DATETIME, FLOAT (as written): the text, borrowed from the
+                      batch (topic, raw); */
     size_t off;    /* or, with p NULL, at `off` in ferry_mysql_rows.text */
     size_t len;
 };
@@ -80,6 +81,7 @@ int ferry_mysql_row_error(unsigned int e);
  * connections, deadlocks and timeouts (the connection is then closed), else FATAL. */
 int ferry_mysql_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, char *err,
                       size_t errlen);
+/* Runs one statement without a result set; 0 or ferry_mysql_error's code. */
 int ferry_mysql_exec(struct ferry_sink *s, const char *sql, char *err, size_t errlen);
 /* An INSERT of nrows rows (with the upsert clause in upsert mode), prepared; NULL with err. */
 MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char *err,

@@ -15,17 +15,18 @@
 # It prints rows (or commands) per second and ferry's ratios; it judges nothing.
 #
 #   tests/bench/sink.sh [-n EVENTS] [-p PARTITIONS] [-b ROWS] [-s SAMPLE] [-c NAME,...]
-#                       [-X PROPERTY=VALUE]... [-F] [-K] [-k]
+#                       [-r RUNS] [-X PROPERTY=VALUE]... [-F] [-K] [-k]
 #
 #   -n EVENTS      events produced (default 200000)
 #   -p PARTITIONS  partitions of the topic (default 16)
 #   -b ROWS        ferry's batch.max_rows (default 10000)
 #   -s SAMPLE      rows of the autocommit INSERT run (default 5000)
+#   -r RUNS        run every contender RUNS times, interleaved, and report the median (default 1)
 #   -c LIST        mysql, redis or both (default mysql,redis)
 #   -X PROP=VALUE  a librdkafka property for ferry's consumers (kafka.consumer), e.g.
 #                  -X fetch.wait.max.ms=10
-#   -F             MariaDB as the test stack runs it (redo log flushed once a second) instead of
-#                  durable (flushed at every commit, what effectively-once relies on)
+#   -F             MariaDB's redo log flushed once a second, as the test stack runs it, instead
+#                  of at every commit (durable: what effectively-once relies on)
 #   -K             Apache Kafka (1 KRaft node from tests/stack) instead of `ferry mock-kafka`
 #   -k             keep the temporary directory (configurations, data files, logs)
 #
@@ -40,6 +41,7 @@ EVENTS=200000
 PARTS=16
 BATCH=10000
 SAMPLE=5000
+RUNS=1
 WHO=mysql,redis
 REAL=0
 KEEP=0
@@ -47,15 +49,16 @@ DURABLE=1
 CONSUMER='session.timeout.ms: "6000"'
 
 usage() {
-    sed -n '16,33s/^# \{0,1\}//p' "$0" >&2
+    sed -n '16,34s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
-while getopts "n:p:b:s:c:X:FKkh" opt; do
+while getopts "n:p:b:s:c:r:X:FKkh" opt; do
     case $opt in
     n) EVENTS=$OPTARG ;;
     p) PARTS=$OPTARG ;;
     b) BATCH=$OPTARG ;;
     s) SAMPLE=$OPTARG ;;
+    r) RUNS=$OPTARG ;;
     c) WHO=$OPTARG ;;
     X) [[ $OPTARG == *=* ]] || usage
        CONSUMER+=", ${OPTARG%%=*}: \"${OPTARG#*=}\"" ;;
@@ -65,7 +68,7 @@ while getopts "n:p:b:s:c:X:FKkh" opt; do
     *) usage ;;
     esac
 done
-for v in EVENTS PARTS BATCH SAMPLE; do
+for v in EVENTS PARTS BATCH SAMPLE RUNS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "sink.sh: ${v,,} wants a positive integer" >&2; exit 2; }
 done
 [[ -x $FERRY ]] || { echo "sink.sh: no ferry binary at $FERRY (make build)" >&2; exit 2; }
@@ -95,7 +98,10 @@ cpu_s() {
 # ---- servers and data ------------------------------------------------------------------------
 
 echo "starting MariaDB, Redis and $( ((REAL)) && echo "Apache Kafka" || echo "the mock cluster") in $TMP" >&2
-env -u FERRY_MYSQL_PORT FERRY_MYSQL_DURABLE=$DURABLE "$STACK" -d "$TMP/stack" start mariadb >/dev/null
+# a buffer pool that holds every table of a run, so that the disk (busy or not) stays out of it
+MYSQL_ARGS="--innodb-buffer-pool-size=1G"
+((DURABLE)) && MYSQL_ARGS+=" --innodb-flush-log-at-trx-commit=1"
+env -u FERRY_MYSQL_PORT FERRY_MYSQL_ARGS="$MYSQL_ARGS" "$STACK" -d "$TMP/stack" start mariadb >/dev/null
 env -u FERRY_REDIS_PORT -u FERRY_REDIS_DURABLE "$STACK" -d "$TMP/stack" start redis >/dev/null
 TOPIC=bench-sink
 if ((REAL)); then
@@ -134,7 +140,7 @@ with open(f"{d}/events.json", "w") as ev, open(f"{d}/rows.tsv", "w") as tsv, \
         tsv.write("\t".join(vals) + "\n")
         if i <= sample:
             q = ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in vals)
-            ins.write(f"INSERT INTO bench_rows ({cols}) VALUES ({q});\n")
+            ins.write(f"INSERT INTO bench_rows ({cols}) VALUES ({q});\n")  # the table is renamed per run
 PY
 # (the mock cluster keeps a few MiB per partition: spread evenly, nothing is dropped)
 kcat -P -b "$BS" -t "$TOPIC" -K : -l "$TMP/events.json" -X linger.ms=20 -X batch.num.messages=10000
@@ -153,18 +159,18 @@ server_cpu() { cpu_s "$(cat "$TMP/stack/$1/pid")"; }
 secs() { awk -v u="$1" 'BEGIN { printf "%.2f s", u / 1e6 }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
-# run_ferry NAME SERVER WORKER-YAML PROGRESS-COMMAND: starts `ferry sink`, takes the time from
+# run_ferry NAME SERVER GROUP WORKER-YAML PROGRESS-COMMAND: starts `ferry sink`, takes the time from
 # the moment the worker has every partition (joining a group is not the sink's work) until
 # PROGRESS-COMMAND prints EVENTS. Sets F_US, and F_CPU and S_CPU: the CPU seconds ferry and
 # the server used meanwhile.
 run_ferry() {
-    local name=$1 server=$2 worker=$3 progress=$4 t0 t1 got last=0 still=0 f0 s0
+    local name=$1 server=$2 group=$3 worker=$4 progress=$5 t0 t1 got last=0 still=0 f0 s0
     cat >"$TMP/$name.yaml" <<YAML
 kafka:
   brokers: "$BS"
   consumer: {$CONSUMER}
 sinks:
-  group: bench
+  group: $group
   workers:
 $worker
 YAML
@@ -193,18 +199,29 @@ YAML
     SINK_PID=
 }
 
-declare -A RATE NOTE
-row() { printf '%-26s %12s  %s\n' "$1" "$2" "$3"; }
+row() { printf '%-24s %10s  %s\n' "$1" "$2" "$3"; }
 
-if [[ ,$WHO, == *,mysql,* ]]; then
-    MYSQL="mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}"
-    mysql_progress() { sql -e "SELECT COALESCE(SUM(GREATEST(next_offset, 0)), 0) FROM ferry_offsets"; }
-    run_ferry mysql mariadb "    - name: rows
+# The layout ferry creates for the worker below (docs/configuration.md), for the warm-up.
+LAYOUT="(kafka_topic VARCHAR(249) NOT NULL, kafka_partition INT NOT NULL, kafka_offset BIGINT NOT NULL,
+  kafka_ts DATETIME(3) NULL, received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  raw MEDIUMTEXT NOT NULL, n BIGINT NULL, user TEXT NULL, status BIGINT NULL, bytes BIGINT NULL,
+  at DATETIME(3) NULL, url TEXT NULL, ok TINYINT(1) NULL, ratio DOUBLE NULL,
+  PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+COLS="kafka_topic, kafka_partition, kafka_offset, kafka_ts, raw, n, user, status, bytes, at, url, ok, ratio"
+MYSQL="mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}"
+
+# Every run of every contender is one line of $TMP/runs: contender, rate, note (tab-separated).
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TMP/runs"; }
+
+mysql_round() { # r
+    local r=$1 t0 t1 s0 s1
+    mysql_progress() { sql -e "SELECT COALESCE(SUM(GREATEST(next_offset, 0)), 0) FROM ferry_offsets WHERE consumer_group = 'bench$r.rows'"; }
+    run_ferry "mysql$r" mariadb "bench$r" "    - name: rows
       type: mysql
       topics: [$TOPIC]
       format: json
       $MYSQL
-      table: bench_ferry
+      table: bench_ferry$r
       columns:
         n: {type: int}
         user: user
@@ -215,72 +232,100 @@ if [[ ,$WHO, == *,mysql,* ]]; then
         ok: {type: bool}
         ratio: {type: float}
       batch: {max_rows: $BATCH, max_ms: 200}" mysql_progress
-    [[ $(sql -e "SELECT COUNT(*) FROM bench_ferry") == "$EVENTS" ]] || { echo "sink.sh: bench_ferry lacks rows" >&2; exit 1; }
-    RATE[ferry_mysql]=$(rate "$EVENTS" "$F_US")
-    NOTE[ferry_mysql]="$(secs "$F_US"), ferry cpu $F_CPU s, mariadbd cpu $S_CPU s, batch $BATCH"
+    [[ $(sql -e "SELECT COUNT(*) FROM bench_ferry$r") == "$EVENTS" ]] || { echo "sink.sh: bench_ferry$r lacks rows" >&2; exit 1; }
+    record ferry_mysql "$(rate "$EVENTS" "$F_US")" "$(secs "$F_US"), ferry cpu $F_CPU s, mariadbd cpu $S_CPU s"
 
-    sql -e "CREATE TABLE bench_load LIKE bench_ferry; CREATE TABLE bench_rows LIKE bench_ferry"
+    sql -e "CREATE TABLE bench_load$r $LAYOUT; CREATE TABLE bench_rows$r $LAYOUT"
     s0=$(server_cpu mariadb)
     t0=$(now_us)
-    sql -e "LOAD DATA LOCAL INFILE '$TMP/rows.tsv' INTO TABLE bench_load CHARACTER SET utf8mb4
-            (kafka_topic, kafka_partition, kafka_offset, kafka_ts, raw, n, user, status, bytes, at, url, ok, ratio)"
+    sql -e "LOAD DATA LOCAL INFILE '$TMP/rows.tsv' INTO TABLE bench_load$r CHARACTER SET utf8mb4 ($COLS)"
     t1=$(now_us)
     s1=$(server_cpu mariadb)
-    [[ $(sql -e "SELECT COUNT(*) FROM bench_load") == "$EVENTS" ]] || { echo "sink.sh: LOAD DATA lost rows" >&2; exit 1; }
-    RATE[load]=$(rate "$EVENTS" $((t1 - t0)))
-    NOTE[load]="$(secs $((t1 - t0))), mariadbd cpu $(minus "$s1" "$s0") s, one statement"
+    [[ $(sql -e "SELECT COUNT(*) FROM bench_load$r") == "$EVENTS" ]] || { echo "sink.sh: LOAD DATA lost rows" >&2; exit 1; }
+    record load "$(rate "$EVENTS" $((t1 - t0)))" "$(secs $((t1 - t0))), mariadbd cpu $(minus "$s1" "$s0") s"
 
     t0=$(now_us)
-    sql <"$TMP/inserts.sql"
+    sed "s/INTO bench_rows /INTO bench_rows$r /" "$TMP/inserts.sql" | sql
     t1=$(now_us)
-    [[ $(sql -e "SELECT COUNT(*) FROM bench_rows") == "$SAMPLE" ]] || { echo "sink.sh: INSERT loop lost rows" >&2; exit 1; }
-    RATE[rows]=$(rate "$SAMPLE" $((t1 - t0)))
-    NOTE[rows]="$SAMPLE rows in $(secs $((t1 - t0))), extrapolated"
-fi
+    [[ $(sql -e "SELECT COUNT(*) FROM bench_rows$r") == "$SAMPLE" ]] || { echo "sink.sh: INSERT loop lost rows" >&2; exit 1; }
+    record rows "$(rate "$SAMPLE" $((t1 - t0)))" "$SAMPLE rows in $(secs $((t1 - t0))), extrapolated"
+    sql -e "DROP TABLE bench_ferry$r, bench_load$r, bench_rows$r" # the next round starts alike
+}
 
-if [[ ,$WHO, == *,redis,* ]]; then
-    redis_progress() { rcli GET bench:ferry | sed 's/^$/0/'; }
-    run_ferry redis redis "    - name: counts
+redis_round() { # r
+    local r=$1 s0 rb
+    redis_progress() { rcli GET "bench:ferry$r" | sed 's/^$/0/'; }
+    run_ferry "redis$r" redis "bench$r" "    - name: counts
       type: redis
       topics: [$TOPIC]
       format: raw
       redis: {host: 127.0.0.1, port: $FERRY_REDIS_PORT}
-      commands: [[INCR, \"bench:ferry\"]]
+      commands: [[INCR, \"bench:ferry$r\"]]
       batch: {max_rows: $BATCH, max_ms: 200}" redis_progress
-    RATE[ferry_redis]=$(rate "$EVENTS" "$F_US")
-    NOTE[ferry_redis]="$(secs "$F_US"), ferry cpu $F_CPU s, redis-server cpu $S_CPU s, batch $BATCH"
+    record ferry_redis "$(rate "$EVENTS" "$F_US")" "$(secs "$F_US"), ferry cpu $F_CPU s, redis-server cpu $S_CPU s"
     s0=$(server_cpu redis)
-    rb=$(redis-benchmark -h 127.0.0.1 -p "$FERRY_REDIS_PORT" -n "$EVENTS" -P 64 -q INCR bench:rb |
+    rb=$(redis-benchmark -h 127.0.0.1 -p "$FERRY_REDIS_PORT" -n "$EVENTS" -P 64 -q INCR "bench:rb$r" |
         tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) }
                                 END { printf "%d", v }')
-    RATE[rb]=$rb
-    NOTE[rb]="redis-server cpu $(minus "$(server_cpu redis)" "$s0") s, 64 commands a round trip"
+    record rb "$rb" "redis-server cpu $(minus "$(server_cpu redis)" "$s0") s, 64 commands a round trip"
+}
+
+if [[ ,$WHO, == *,mysql,* ]]; then
+    # every contender meets a warm server: the first load into a fresh server pays for what
+    # the ones after it find ready (buffer pool pages, log files)
+    sql -e "CREATE TABLE bench_warm $LAYOUT"
+    sql -e "LOAD DATA LOCAL INFILE '$TMP/rows.tsv' INTO TABLE bench_warm CHARACTER SET utf8mb4 ($COLS)"
+    sql -e "DROP TABLE bench_warm"
 fi
+for ((r = 1; r <= RUNS; r++)); do
+    [[ ,$WHO, == *,mysql,* ]] && mysql_round "$r"
+    [[ ,$WHO, == *,redis,* ]] && redis_round "$r"
+done
 
 # ---- results --------------------------------------------------------------------------------
 
+# The median run of a contender (the lower one of an even count): "rate<TAB>note".
+median() {
+    awk -F'\t' -v k="$1" -v runs="$RUNS" '$1 == k { n++; r[n] = $2; t[n] = $3 }
+        END {
+            if (!n) exit
+            for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && r[j] < r[j - 1]; j--) { x = r[j]; r[j] = r[j - 1]; r[j - 1] = x; x = t[j]; t[j] = t[j - 1]; t[j - 1] = x }
+            m = int((n + 1) / 2)
+            note = t[m]
+            if (runs > 1) note = note sprintf("; median of %d: %d..%d", n, r[1], r[n])
+            printf "%s\t%s\n", r[m], note
+        }' "$TMP/runs"
+}
+declare -A RATE NOTE
+for k in ferry_mysql load rows ferry_redis rb; do
+    IFS=$'\t' read -r RATE[$k] NOTE[$k] < <(median "$k") || true
+done
+
 echo
-echo "$EVENTS JSON events, $PARTS partitions ($( ((REAL)) && echo "Apache Kafka, 1 node" || echo "ferry mock-kafka, 3 brokers"));" \
+echo "$EVENTS JSON events, $PARTS partitions ($( ((REAL)) && echo "Apache Kafka, 1 node" || echo "ferry mock-kafka, 3 brokers")), batch $BATCH;" \
     "MariaDB $(sql -e 'SELECT VERSION()' | cut -d- -f1), innodb_flush_log_at_trx_commit=$(sql -e 'SELECT @@innodb_flush_log_at_trx_commit')"
 row "contender" "rows/s" "note"
-[[ -n ${RATE[ferry_mysql]:-} ]] && {
+if [[ -n ${RATE[ferry_mysql]:-} ]]; then
     row "ferry -> MySQL" "${RATE[ferry_mysql]}" "${NOTE[ferry_mysql]}"
     row "LOAD DATA (file)" "${RATE[load]}" "${NOTE[load]}"
     row "autocommit INSERT" "${RATE[rows]}" "${NOTE[rows]}"
-}
-[[ -n ${RATE[ferry_redis]:-} ]] && {
+fi
+if [[ -n ${RATE[ferry_redis]:-} ]]; then
     row "ferry -> Redis (INCR)" "${RATE[ferry_redis]}" "${NOTE[ferry_redis]}"
     row "redis-benchmark -P 64" "${RATE[rb]}" "${NOTE[rb]}"
-}
+fi
 echo
 ratio() { # label a b target
     awk -v l="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
         r = b > 0 ? a / b : 0
-        printf "%-28s %7.2f x  (target %s x: %s)\n", l, r, t, r >= t ? "met" : "not met" }'
+        printf "%-24s %6.2f x  (target %s x: %s)\n", l, r, t, r >= t ? "met" : "not met" }'
 }
-[[ -n ${RATE[ferry_mysql]:-} ]] && {
+if [[ -n ${RATE[ferry_mysql]:-} ]]; then
     ratio "ferry/LOAD DATA" "${RATE[ferry_mysql]}" "${RATE[load]}" 0.6
     ratio "ferry/autocommit INSERT" "${RATE[ferry_mysql]}" "${RATE[rows]}" 20
-}
-[[ -n ${RATE[ferry_redis]:-} ]] && ratio "ferry/redis-benchmark" "${RATE[ferry_redis]}" "${RATE[rb]}" 0.5
+fi
+if [[ -n ${RATE[ferry_redis]:-} ]]; then
+    ratio "ferry/redis-benchmark" "${RATE[ferry_redis]}" "${RATE[rb]}" 0.5
+fi
 exit 0

@@ -28,8 +28,8 @@
 #   FERRY_MYSQL_PASSWORD   password of the 'ferry' user (default ferry-test-pw)
 #   FERRY_MYSQL_KEEP_DATA=1  mariadb starts on the data directory of its last run, if any
 #                          (restart tests), instead of a fresh one
-#   FERRY_MYSQL_DURABLE=1  mariadb flushes its redo log at every commit, as a production
-#                          server would (benchmarks); by default it flushes once a second
+#   FERRY_MYSQL_ARGS       more mariadbd options, after the defaults (a later one wins), e.g.
+#                          "--innodb-flush-log-at-trx-commit=1" for benchmarks
 #   FERRY_REDIS_PORT       fixed port for redis
 #   FERRY_REDIS_DURABLE=1  redis with an fsynced append-only file (kept across a restart)
 #   FERRY_ZK_PORT          fixed client port for zookeeper
@@ -577,9 +577,11 @@ mariadb_cmd() {
         --skip-name-resolve
         --innodb-buffer-pool-size=64M
         --innodb-log-file-size=48M
-        --innodb-flush-log-at-trx-commit="$([[ ${FERRY_MYSQL_DURABLE:-} == 1 ]] && echo 1 || echo 2)"
+        --innodb-flush-log-at-trx-commit=2
         --local-infile=1
         --max-connections=200)
+    # shellcheck disable=SC2206 # word splitting of the extra options is the point
+    [[ -n ${FERRY_MYSQL_ARGS:-} ]] && CMD+=($FERRY_MYSQL_ARGS)
     if (( EUID == 0 )); then
         CMD+=(--user=root)
     fi

@@ -661,8 +661,8 @@ static void typed_column_errors(void **state)
         "      mysql: {user: ferry, database: logs}\n"
         "      table: users\n"
         "      mode: upsert\n"
-        "      key: [id, ID, nope]\n"
-        "      columns: {id: id}\n"
+        "      key: [id, ID, nope, doc]\n"
+        "      columns: {id: id, doc: {type: json}}\n"
         "    - name: nokey\n"
         "      type: mysql\n"
         "      topics: [web]\n"
@@ -684,7 +684,8 @@ static void typed_column_errors(void **state)
              ":17:9: sinks.workers[0].columns: 'n' and 'N' are the same column to "
              "MySQL\n" NAME ":24:17: sinks.workers[1].key: 'ID' is named twice\n" NAME
              ":24:21: sinks.workers[1].key: 'nope' is not one of the columns\n" NAME
-             ":31:13: sinks.workers[2]: mode upsert needs 'key': the columns of the "
+             ":24:27: sinks.workers[1].key: 'doc' is a json column, which a key cannot "
+             "hold\n" NAME ":31:13: sinks.workers[2]: mode upsert needs 'key': the columns of the "
              "table's unique key\n");
 }
 
