@@ -207,9 +207,11 @@ static rd_kafka_conf_t *producer_conf(struct ferry_producer *p, const struct fer
         {"message.timeout.ms", "0"},
         {"linger.ms", "5"},
         /* the bound of what a source may have in flight: when it is full, reading stops
-         * (backpressure). librdkafka's 100,000 costs memory and time (tests/bench/agent.sh)
-         * and buys no speed */
-        {"queue.buffering.max.messages", "20000"},
+         * (backpressure). 100,000 messages keep the pipeline full (20,000 cost a third of the
+         * throughput in tests/bench/agent.sh); 32 MiB keep long lines from taking the 1 GiB
+         * librdkafka would allow */
+        {"queue.buffering.max.messages", "100000"},
+        {"queue.buffering.max.kbytes", "32768"},
         /* no duplicates from retries whenever every replica must have the line */
         {"enable.idempotence", src->acks == FERRY_ACKS_ALL ? "true" : "false"},
     };

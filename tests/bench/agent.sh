@@ -17,7 +17,8 @@
 #                    kcat      kcat -P -l, no headers
 #                    kcat-h    kcat -P -l with three headers like ferry's (-H host, path, offset)
 #                    rsyslog   rsyslog, imfile + omkafka
-#                  ratios pair like with like: ferry/kcat-h, ferry-nh/kcat, ferry/rsyslog
+#                  ratios pair like with like: ferry/kcat-h, ferry-nh/kcat, ferry-nh/rsyslog
+#                  (omkafka sends no headers); ferry/rsyslog is shown too
 #   -f 'KEY: VALUE'
 #                  one more key for ferry's source (YAML), e.g. -f 'headers: false'
 #   -X PROP=VALUE  a librdkafka producer property for every contender (ferry's kafka.producer,
@@ -484,7 +485,7 @@ ratio() { # a b: throughput of a over b, both complete
     awk -v x="${R_WALL[$a]}" -v y="${R_WALL[$b]}" 'BEGIN {printf "%.2f", y / x}'
 }
 for a in "${ACKS[@]}"; do
-    for pair in ferry/kcat-h ferry-nh/kcat ferry/rsyslog; do
+    for pair in ferry/kcat-h ferry-nh/kcat ferry-nh/rsyslog ferry/rsyslog; do
         me=${pair%/*} other=${pair#*/}
         [[ " ${WHO[*]} " == *" $me "* && " ${WHO[*]} " == *" $other "* ]] || continue
         if r=$(ratio "$me acks=$a" "$other acks=$a"); then
