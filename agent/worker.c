@@ -221,6 +221,9 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
         {"auto.offset.reset", "earliest"},
         /* the embedded cluster holds a rebalance for session.timeout.ms - 1 s */
         {"session.timeout.ms", cfg->kafka.embedded ? "6000" : "45000"},
+        /* a subscribed topic that does not exist yet (or is not in the metadata of the broker
+         * asked) is looked for again after this, not after librdkafka's 5 minutes */
+        {"topic.metadata.refresh.interval.ms", "10000"},
     };
     /* the guarantee depends on these: offsets are stored only after the sink's write */
     const struct ferry_kafka_prop fixed[] = {
