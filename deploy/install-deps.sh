@@ -10,7 +10,8 @@ libs=(librdkafka-dev libhiredis-dev libmariadb-dev libzookeeper-mt-dev libyaml-d
       libcmocka-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev libmicrohttpd-dev)
 servers=(mariadb-server mariadb-client redis-server redis-tools etcd-server etcd-client
          zookeeper)
-tools=(python3 python3-kafka kcat default-jre-headless maven procps iproute2 clang-format cppcheck valgrind)
+tools=(python3 python3-kafka kcat default-jre-headless maven procps iproute2 clang-format cppcheck valgrind
+       gdb)
 
 want=("${build[@]}" "${libs[@]}" "${servers[@]}" "${tools[@]}")
 case "${1:-}" in

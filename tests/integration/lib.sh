@@ -14,12 +14,31 @@ T_NAME=${T_NAME:-$(basename "$0" .sh)}
 T_ID="${T_NAME//[^a-zA-Z0-9]/_}_$$"
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$T_NAME.XXXXXX")
 T_PIDS=()
+touch "$T_DIR/.start"
+# A ferry that crashes leaves a core (in its working directory): fail() prints its backtrace.
+ulimit -c unlimited 2>/dev/null || true
+
+# backtraces COREDIR...: gdb's backtrace of every thread of each core dumped since the test
+# started, and the core moved into $T_DIR (kept with the test's files)
+backtraces() {
+  local c
+  for c in $(find "$@" -maxdepth 3 -name 'core*' -type f -newer "$T_DIR/.start" 2>/dev/null); do
+    echo "--- $c: backtrace" >&2
+    if command -v gdb >/dev/null; then
+      # the crashing thread in full, then a few frames of every thread
+      gdb -batch -ex 'bt' -ex 'thread apply all bt 8' "$FERRY_BIN" "$c" 2>&1 |
+        grep -v '^\[New LWP' | head -n 150 >&2
+    fi
+    [ "${c#"$T_DIR"}" != "$c" ] || mv "$c" "$T_DIR/" 2>/dev/null || true
+  done
+}
 
 fail() {
   echo "FAIL: $*" >&2
   for f in "$T_DIR"/*.log; do
     [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 30 "$f" >&2; }
   done
+  backtraces "$PWD" "$T_DIR"
   exit 1
 }
 
