@@ -389,19 +389,34 @@ static void vu_mem(rd_kafka_vu_t *vu, size_t *n, rd_kafka_vtype_t type, const vo
     v->u.mem.size = size;
 }
 
-static void vu_header(rd_kafka_vu_t *vu, size_t *n, const char *name, const void *val, size_t size)
+/* The provenance headers of ev; NULL when out of memory (the event then goes without).
+ *
+ * The list is built here and handed over with RD_KAFKA_VTYPE_HEADERS, not added header by
+ * header with RD_KAFKA_VTYPE_HEADER: librdkafka 2.0.2's rd_kafka_produceva() frees a list it
+ * built itself twice when the partitioner fails (an unknown partition, while a new topic's
+ * metadata settles), which crashes the agent. A list the application passes stays the
+ * application's when produceva() fails: ferry_producer_send() destroys it then. */
+static rd_kafka_headers_t *provenance(const struct ferry_producer *p, const struct ferry_event *ev)
 {
-    rd_kafka_vu_t *v = vu_add(vu, n, RD_KAFKA_VTYPE_HEADER);
-    v->u.header.name = name;
-    v->u.header.val = val;
-    v->u.header.size = (ssize_t)size;
+    char offset[24];
+    rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+    if (!h)
+        return NULL;
+    rd_kafka_header_add(h, "ferry.host", -1, p->host, (ssize_t)p->host_len);
+    if (ev->origin)
+        rd_kafka_header_add(h, "ferry.path", -1, ev->origin, -1);
+    if (ev->offset >= 0) {
+        int len = snprintf(offset, sizeof(offset), "%lld", (long long)ev->offset);
+        rd_kafka_header_add(h, "ferry.offset", -1, offset, len);
+    }
+    return h;
 }
 
 int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, char *err,
                         size_t errlen)
 {
     rd_kafka_vu_t vu[12];
-    char offset[24]; /* the ferry.offset header's value: alive until produceva returns */
+    rd_kafka_headers_t *hdrs = NULL;
     size_t n = 0;
     int32_t part = fixed_partition(p->part, ev);
 
@@ -414,18 +429,13 @@ int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, 
         vu_add(vu, &n, RD_KAFKA_VTYPE_PARTITION)->u.i32 = part;
     vu_add(vu, &n, RD_KAFKA_VTYPE_TIMESTAMP)->u.i64 = ev->ts_ms;
     vu_add(vu, &n, RD_KAFKA_VTYPE_OPAQUE)->u.ptr = (void *)(uintptr_t)ev->pos;
-    if (p->src->headers) { /* librdkafka copies names and values */
-        vu_header(vu, &n, "ferry.host", p->host, p->host_len);
-        if (ev->origin)
-            vu_header(vu, &n, "ferry.path", ev->origin, strlen(ev->origin));
-        if (ev->offset >= 0) {
-            int len = snprintf(offset, sizeof(offset), "%lld", (long long)ev->offset);
-            vu_header(vu, &n, "ferry.offset", offset, (size_t)len);
-        }
-    }
+    if (p->src->headers && (hdrs = provenance(p, ev)))
+        vu_add(vu, &n, RD_KAFKA_VTYPE_HEADERS)->u.headers = hdrs;
     rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vu, n);
     if (!error)
-        return 0;
+        return 0; /* hdrs now belong to the message */
+    if (hdrs)
+        rd_kafka_headers_destroy(hdrs);
     rd_kafka_resp_err_t e = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
