@@ -77,7 +77,7 @@ static const char *const column_type_names[] = {"string",   "int",  "float", "bo
                                                 "datetime", "json", NULL};
 static const char *const time_format_names[] = {"auto",    "iso8601",  "clf",
                                                 "epoch_s", "epoch_ms", NULL};
-static const char *const format_names[] = {"raw", "json", "combined", NULL};
+static const char *const format_names[] = {"raw", "json", "combined", "regex", NULL};
 static const char *const partition_mode_names[] = {"default", "key", "explicit", "round_robin",
                                                    NULL};
 static const char *const fallback_names[] = {"default", "round_robin", "explicit", NULL};
@@ -100,6 +100,7 @@ static void check_kafka(struct ctx *, void *, const struct ferry_node *, const c
 static void check_source(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_worker(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_column(struct ctx *, void *, const struct ferry_node *, const char *);
+static void check_mysql(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_key(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_partitioning(struct ctx *, void *, const struct ferry_node *, const char *);
 
@@ -277,15 +278,29 @@ static const struct key mysql_keys[] = {
      NULL, 0, 0, "name of the environment variable that holds the password"},
     {"database", KT_STRING, K_REQUIRED, OFF(struct ferry_mysql_config, database), 0, NULL, NULL,
      NULL, 0, 0, "database (schema) of the table"},
+    {"ssl_ca", KT_STRING, 0, OFF(struct ferry_mysql_config, ssl_ca), 0, NULL, NULL, NULL, 0, 0,
+     "path of the CA certificate(s), PEM, that signed the server's certificate; with it, or "
+     "with `ssl_cert` and `ssl_key`, the connection uses TLS"},
+    {"ssl_cert", KT_STRING, 0, OFF(struct ferry_mysql_config, ssl_cert), 0, NULL, NULL, NULL, 0, 0,
+     "path of the client certificate, PEM, for servers that require one; with `ssl_key`"},
+    {"ssl_key", KT_STRING, 0, OFF(struct ferry_mysql_config, ssl_key), 0, NULL, NULL, NULL, 0, 0,
+     "path of the client certificate's private key, PEM; with `ssl_cert`"},
+    {"ssl_verify_server_cert", KT_BOOL, 0, OFF(struct ferry_mysql_config, ssl_verify_server_cert),
+     0, NULL, NULL, NULL, 0, 0,
+     "check the server's certificate against `ssl_ca` and its name against `host`; the default "
+     "is `true` when `ssl_ca` is given, else `false` (`true` needs `ssl_ca`)"},
     {0},
 };
-static const struct section mysql_section = {"mysql", mysql_keys, 0, NULL};
+static const struct section mysql_section = {"mysql", mysql_keys, 0, check_mysql};
 
 static const struct key redis_keys[] = {
     {"host", KT_STRING, 0, OFF(struct ferry_redis_config, host), 0, "127.0.0.1", NULL, NULL, 0, 0,
      "server host"},
     {"port", KT_INT, 0, OFF(struct ferry_redis_config, port), 0, "6379", NULL, NULL, 1, 65535,
      "server port"},
+    {"user", KT_STRING, 0, OFF(struct ferry_redis_config, user), 0, NULL, NULL, NULL, 0, 0,
+     "ACL user (Redis 6 and later): ferry sends `AUTH user password`; needs `password` or "
+     "`password_env`. Without it, `AUTH password`"},
     {"password", KT_STRING, 0, OFF(struct ferry_redis_config, password), 0, NULL, NULL, NULL, 0, 0,
      "AUTH password (prefer `password_env`)"},
     {"password_env", KT_STRING, 0, OFF(struct ferry_redis_config, password_env), 0, NULL, NULL,
@@ -345,7 +360,12 @@ static const struct key worker_keys[] = {
      0,
      "how an event becomes fields: `raw` (only `raw`), `json` (top-level members), `combined` "
      "(nginx/Apache combined log: remote_addr, remote_user, time, method, url, protocol, "
-     "status, bytes, referer, user_agent)"},
+     "status, bytes, referer, user_agent), `regex` (the named groups of `pattern`)"},
+    {"pattern", KT_STRING, 0, OFF(struct ferry_worker_config, pattern), 0, NULL, NULL, NULL, 0, 0,
+     "`format: regex` only, and required there: a PCRE2 pattern searched in the event (anchor "
+     "it with `^` to match from the start); each named group `(?<name>...)` that matches is a "
+     "field, one that takes no part is absent; an event that does not match goes to the "
+     "dead-letter topic"},
     {"batch", KT_SECTION, 0, 0, 0, NULL, NULL, &batch_section, 0, 0,
      "batching: `max_rows`, `max_ms`"},
     {"mysql", KT_SECTION, 0, OFF(struct ferry_worker_config, mysql), 0, NULL, NULL, &mysql_section,
@@ -894,6 +914,31 @@ static void resolve_password(struct ctx *c, char **password, const char *env,
         *password = strdup(v);
 }
 
+/* TLS: a client certificate comes with its key; verification defaults to on with a CA, and
+ * needs one. */
+static void check_mysql(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    struct ferry_mysql_config *m = obj;
+    int line, col;
+    if (!map)
+        return;
+    if ((m->ssl_cert != NULL) != (m->ssl_key != NULL)) {
+        const char *given = m->ssl_cert ? "ssl_cert" : "ssl_key";
+        pos_of(map, given, &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.%s: needs '%s' too", path, given,
+                        m->ssl_cert ? "ssl_key" : "ssl_cert");
+    }
+    if (!ferry_node_get(map, "ssl_verify_server_cert")) {
+        m->ssl_verify_server_cert = m->ssl_ca != NULL;
+    } else if (m->ssl_verify_server_cert && !m->ssl_ca) {
+        pos_of(map, "ssl_verify_server_cert", &line, &col);
+        ferry_diags_add(c->d, line, col,
+                        "%s.ssl_verify_server_cert: needs 'ssl_ca', the CA that signed the "
+                        "server's certificate",
+                        path);
+    }
+}
+
 /* partitioning.key: exactly one kind of key; a regex PCRE2 compiles, with the group named. */
 static void check_key(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
 {
@@ -1107,6 +1152,37 @@ static void check_templates(struct ctx *c, const struct ferry_node *cmds, const 
     }
 }
 
+/* format regex needs `pattern`, which compiles with a named group; other formats take none.
+ * A format that is invalid is already reported; w->format then means nothing. */
+static void check_format_pattern(struct ctx *c, struct ferry_worker_config *w,
+                                 const struct ferry_node *map, const char *path)
+{
+    const struct ferry_node *fn = ferry_node_get(map, "format");
+    char e[512];
+    int line, col;
+    if (fn && (fn->type != FERRY_NODE_SCALAR || !fn->scalar ||
+               strcmp(fn->scalar, format_names[w->format]) != 0))
+        return;
+    if (w->format != FERRY_FORMAT_REGEX) {
+        if (ferry_node_get(map, "pattern")) {
+            pos_of(map, "pattern", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.pattern: applies only with format: regex", path);
+        }
+        return;
+    }
+    if (!w->pattern) {
+        if (!ferry_node_get(map, "pattern")) { /* present but refused: already reported */
+            pos_of(map, "format", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s: format regex needs 'pattern'", path);
+        }
+        return;
+    }
+    if (ferry_parser_check_pattern(w->pattern, e, sizeof(e)) < 0) {
+        pos_of(map, "pattern", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.%s", path, e);
+    }
+}
+
 static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
 {
     struct ferry_worker_config *w = obj;
@@ -1127,6 +1203,7 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
         pos_of(map, "topics", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.topics: needs at least one topic", path);
     }
+    check_format_pattern(c, w, map, path);
     /* a type that is missing or invalid is already reported; w->type then means nothing */
     const struct ferry_node *tn = ferry_node_get(map, "type");
     if (!tn || tn->type != FERRY_NODE_SCALAR || !tn->scalar ||
@@ -1164,6 +1241,10 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
         const struct ferry_node *sect = ferry_node_get(map, "redis");
         join(p, sizeof(p), path, "redis");
         resolve_password(c, &w->redis.password, w->redis.password_env, sect, p);
+        if (w->redis.user && !w->redis.password && !w->redis.password_env) {
+            pos_of(sect, "user", &line, &col);
+            ferry_diags_add(c->d, line, col, "%s.user: needs 'password' or 'password_env'", p);
+        }
         check_templates(c, ferry_node_get(map, "commands"), path);
     }
 }

@@ -1,4 +1,4 @@
-/* ferry: event parsing (raw, json, combined access logs) and command templates. */
+/* ferry: event parsing (raw, json, combined access logs, regex) and command templates. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <inttypes.h>
 #include <jansson.h>
@@ -55,34 +55,80 @@ void ferry_buf_release(struct ferry_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-struct ferry_parser *ferry_parser_new(enum ferry_format format, char *err, size_t errlen)
+/* Compiles pattern into re; 0, or FERRY_ERR_INVALID with err naming `what` and PCRE2's offset.
+ * Nothing is left to free on failure. */
+static int compile(const char *pattern, const char *what, pcre2_code **re, char *err, size_t errlen)
 {
-    struct ferry_parser *p = calloc(1, sizeof(*p));
     int code;
     PCRE2_SIZE at;
+    *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &at, NULL);
+    if (*re)
+        return 0;
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(code, msg, sizeof(msg));
+    return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "%s: bad pattern at offset %zu: %s", what,
+                        (size_t)at, (char *)msg);
+}
+
+static uint32_t name_count(const pcre2_code *re)
+{
+    uint32_t n = 0;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &n);
+    return n;
+}
+
+int ferry_parser_check_pattern(const char *pattern, char *err, size_t errlen)
+{
+    pcre2_code *re;
+    int rc = compile(pattern, "pattern", &re, err, errlen);
+    if (rc < 0)
+        return rc;
+    uint32_t n = name_count(re);
+    pcre2_code_free(re);
+    if (n == 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
+                            "pattern: needs at least one named group, such as (?<name>...)");
+    return 0;
+}
+
+struct ferry_parser *ferry_parser_new(enum ferry_format format, const char *pattern, char *err,
+                                      size_t errlen)
+{
+    struct ferry_parser *p = calloc(1, sizeof(*p));
 
     if (!p) {
         ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
         return NULL;
     }
     p->format = format;
-    if (format != FERRY_FORMAT_COMBINED)
+    if ((format == FERRY_FORMAT_REGEX) != (pattern != NULL)) {
+        ferry_seterr(err, errlen, FERRY_ERR_INVALID, "parser: a pattern goes with format regex");
+        goto fail;
+    }
+    if (format == FERRY_FORMAT_REGEX) {
+        if (ferry_parser_check_pattern(pattern, err, errlen) < 0 ||
+            compile(pattern, "parser", &p->re, err, errlen) < 0)
+            goto fail;
+    } else if (format == FERRY_FORMAT_COMBINED) {
+        if (compile(combined_re, "parser: combined", &p->re, err, errlen) < 0)
+            goto fail;
+    } else {
         return p;
-    p->re = pcre2_compile((PCRE2_SPTR)combined_re, PCRE2_ZERO_TERMINATED, 0, &code, &at, NULL);
-    if (!p->re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "parser: combined pattern at %zu: %s",
-                     (size_t)at, (char *)msg);
-        free(p);
-        return NULL;
     }
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); /* without JIT it still works, slower */
     p->md = pcre2_match_data_create_from_pattern(p->re, NULL);
-    pcre2_pattern_info(p->re, PCRE2_INFO_NAMECOUNT, &p->name_count);
+    if (!p->md) {
+        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
+        goto fail;
+    }
+    p->name_count = name_count(p->re);
     pcre2_pattern_info(p->re, PCRE2_INFO_NAMEENTRYSIZE, &p->name_size);
     pcre2_pattern_info(p->re, PCRE2_INFO_NAMETABLE, &p->names);
     return p;
+
+fail:
+    ferry_parser_destroy(p);
+    return NULL;
 }
 
 void ferry_parser_destroy(struct ferry_parser *p)
@@ -252,12 +298,14 @@ static void set_time(struct ferry_fields *f, int64_t ms)
     f->day[10] = '\0';
 }
 
-static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const char *data,
-                          size_t len, char *err, size_t errlen)
+/* Matches the parser's pattern; each named group that took part becomes a field (an unset
+ * optional group is absent). Returns PCRE2's code: negative when the line does not match. */
+static int match_groups(struct ferry_parser *p, struct ferry_fields *f, const char *data,
+                        size_t len)
 {
     int rc = pcre2_match(p->re, (PCRE2_SPTR)data, len, 0, 0, p->md, NULL);
     if (rc < 0)
-        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "not a combined access-log line");
+        return rc;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
     for (uint32_t i = 0; i < p->name_count; i++) {
         PCRE2_SPTR e = p->names + i * p->name_size;
@@ -267,6 +315,28 @@ static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const 
         const char *name = (const char *)(e + 2);
         add_ext(f, name, strlen(name), data + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
     }
+    return rc;
+}
+
+static int parse_regex(struct ferry_parser *p, struct ferry_fields *f, const char *data, size_t len,
+                       char *err, size_t errlen)
+{
+    int rc = match_groups(p, f, data, len);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "regex: the line does not match");
+    if (rc < 0) { /* a resource limit (backtracking, depth) */
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(rc, msg, sizeof(msg));
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "regex: %s", (char *)msg);
+    }
+    return 0;
+}
+
+static int parse_combined(struct ferry_parser *p, struct ferry_fields *f, const char *data,
+                          size_t len, char *err, size_t errlen)
+{
+    if (match_groups(p, f, data, len) < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "not a combined access-log line");
     const char *t;
     size_t tlen;
     if (ferry_fields_get(f, "time", 4, &t, &tlen) == 0) {
@@ -355,6 +425,8 @@ int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const cha
         return parse_json(f, data, len, err, errlen);
     case FERRY_FORMAT_COMBINED:
         return parse_combined(p, f, data, len, err, errlen);
+    case FERRY_FORMAT_REGEX:
+        return parse_regex(p, f, data, len, err, errlen);
     }
     return 0;
 }

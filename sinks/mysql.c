@@ -293,6 +293,17 @@ static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
     mysql_options(s->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     /* the only file ever sent is the batch in memory (see sinks/mysql_rows.c) */
     mysql_options(s->db, MYSQL_OPT_LOCAL_INFILE, &local_infile);
+    if (m->ssl_ca || m->ssl_cert || m->ssl_key) {
+        my_bool verify = m->ssl_verify_server_cert;
+        if (m->ssl_ca)
+            mysql_options(s->db, MYSQL_OPT_SSL_CA, m->ssl_ca);
+        if (m->ssl_cert)
+            mysql_options(s->db, MYSQL_OPT_SSL_CERT, m->ssl_cert);
+        if (m->ssl_key)
+            mysql_options(s->db, MYSQL_OPT_SSL_KEY, m->ssl_key);
+        /* set either way: the library's own default differs between versions */
+        mysql_options(s->db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    }
     if (!mysql_real_connect(s->db, m->socket ? NULL : m->host, m->user, m->password, m->database,
                             (unsigned int)m->port, m->socket, 0)) {
         rc =
@@ -345,7 +356,7 @@ static int mysql_open(struct ferry_sink **out, const struct ferry_worker_config 
     s->chunk = FERRY_MYSQL_CHUNK_ROWS;
     if (s->chunk * s->rows.ncols > 65535)
         s->chunk = 65535 / s->rows.ncols;
-    s->parser = ferry_parser_new(cfg->format, err, errlen);
+    s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
     s->mapping = s->parser ? ferry_mapping_new(cfg->columns, cfg->ncolumns, err, errlen) : NULL;
     if (!s->mapping || build_sql(s, err, errlen) < 0 || ferry_mysql_rows_init(s, err, errlen) < 0) {
         destroy(s);

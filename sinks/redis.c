@@ -133,8 +133,12 @@ static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
     }
     struct timeval io = {60, 0};
     redisSetTimeout(s->rc, io);
-    if (c->password && (rc = command(s, err, errlen, "AUTH %s", c->password)) < 0)
-        return rc;
+    if (c->password) { /* with a user: Redis 6's ACL form; a user alone is refused at load */
+        rc = c->user ? command(s, err, errlen, "AUTH %s %s", c->user, c->password)
+                     : command(s, err, errlen, "AUTH %s", c->password);
+        if (rc < 0)
+            return rc;
+    }
     if (c->db && (rc = command(s, err, errlen, "SELECT %ld", c->db)) < 0)
         return rc;
     return load_script(s, err, errlen);
@@ -159,7 +163,7 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
     }
     size_t n = strlen(group) + sizeof("ferry:offsets:");
     s->offsets_key = malloc(n);
-    s->parser = ferry_parser_new(cfg->format, err, errlen);
+    s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
     if (!s->offsets_key || !s->parser) {
         rc = s->parser ? ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory")
                        : FERRY_ERR_FATAL; /* the parser said why in err */

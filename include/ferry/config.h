@@ -83,7 +83,12 @@ enum ferry_start_at { FERRY_START_BEGINNING, FERRY_START_END };
 enum ferry_source_type { FERRY_SOURCE_TAIL, FERRY_SOURCE_STDIN };
 enum ferry_long_lines { FERRY_LONG_TRUNCATE, FERRY_LONG_SPLIT };
 enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
-enum ferry_format { FERRY_FORMAT_RAW, FERRY_FORMAT_JSON, FERRY_FORMAT_COMBINED };
+enum ferry_format {
+    FERRY_FORMAT_RAW,
+    FERRY_FORMAT_JSON,
+    FERRY_FORMAT_COMBINED,
+    FERRY_FORMAT_REGEX /* the named groups of the worker's `pattern` */
+};
 enum ferry_partition_mode {
     FERRY_PARTITION_DEFAULT,    /* librdkafka's choice for unkeyed messages */
     FERRY_PARTITION_KEY,        /* a key from each event, hashed as the Java client does */
@@ -151,6 +156,10 @@ struct ferry_mysql_config {
     char *password_env;
     char *database;
     char *socket;
+    /* TLS: with any of ssl_ca, ssl_cert and ssl_key (paths) the connection uses TLS;
+     * ssl_cert and ssl_key come together (validated) */
+    char *ssl_ca, *ssl_cert, *ssl_key;
+    bool ssl_verify_server_cert; /* defaults to true when ssl_ca is set; needs ssl_ca */
 };
 
 /* sinks.workers[].columns: the type a column's value is converted to, from a field's text. */
@@ -190,6 +199,7 @@ struct ferry_column_config {
 struct ferry_redis_config {
     char *host;
     long port;
+    char *user; /* an ACL user (Redis 6): AUTH user password; needs a password (validated) */
     char *password;
     char *password_env;
     long db;
@@ -200,6 +210,7 @@ struct ferry_worker_config {
     enum ferry_sink_type type;
     struct ferry_strv topics;
     enum ferry_format format;
+    char *pattern; /* format REGEX: a PCRE2 pattern with named groups (validated); else NULL */
     long batch_max_rows;
     long batch_max_ms;
     /* mysql */

@@ -47,8 +47,15 @@ struct ferry_fields {
 
 struct ferry_parser;
 
-struct ferry_parser *ferry_parser_new(enum ferry_format format, char *err, size_t errlen);
+/* A parser for `format`. pattern (borrowed; read only here) is the PCRE2 pattern of
+ * FERRY_FORMAT_REGEX, whose named groups become fields; it must be NULL for the other formats.
+ * Returns the parser (caller destroys it), or NULL with err saying why. */
+struct ferry_parser *ferry_parser_new(enum ferry_format format, const char *pattern, char *err,
+                                      size_t errlen);
 void ferry_parser_destroy(struct ferry_parser *p);
+/* Checks a `format: regex` pattern: it compiles and has at least one named group. Returns 0,
+ * or FERRY_ERR_INVALID with err (a compile error gives PCRE2's offset in the pattern). */
+int ferry_parser_check_pattern(const char *pattern, char *err, size_t errlen);
 
 /* Parses data (borrowed; must outlive the field values) into f. kafka_ts_ms is the event
  * time used when the event carries none of its own; when it is negative (Kafka's -1, no

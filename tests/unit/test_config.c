@@ -302,7 +302,7 @@ static void bad_worker_enums(void **state)
                  NAME ":5:13: sinks.workers[0].type: invalid value 'postgres' (expected one of: "
                       "mysql, redis)\n" NAME
                       ":7:15: sinks.workers[0].format: invalid value 'csv' (expected one of: raw, "
-                      "json, combined)\n");
+                      "json, combined, regex)\n");
 }
 
 static void missing_required_keys(void **state)
@@ -767,6 +767,155 @@ static void bad_redis_templates(void **state)
                  "field name\n");
 }
 
+static void regex_format_pattern_errors(void **state)
+{
+    (void)state;
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - {name: a, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
+                 "       format: regex}\n"
+                 "    - {name: b, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
+                 "       format: json, pattern: '(?<a>x)'}\n"
+                 "    - {name: c, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
+                 "       pattern: '(?<a>x)'}\n"
+                 "    - name: d\n"
+                 "      type: mysql\n"
+                 "      topics: [t]\n"
+                 "      mysql: {user: ferry, database: logs}\n"
+                 "      table: hits\n"
+                 "      format: regex\n"
+                 "      pattern: '^(?<level>\\w+) (?<msg'\n"
+                 "    - {name: e, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
+                 "       format: regex, pattern: '^(\\w+) (.*)$'}\n"
+                 "    - {name: f, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
+                 "       format: regex, pattern: [a]}\n",
+                 NAME ":5:16: sinks.workers[0]: format regex needs 'pattern'\n" NAME
+                      ":7:31: sinks.workers[1].pattern: applies only with format: regex\n" NAME
+                      ":9:17: sinks.workers[2].pattern: applies only with format: regex\n" NAME
+                      ":16:16: sinks.workers[3].pattern: bad pattern at offset 21: syntax error "
+                      "in subpattern name (missing terminator?)\n" NAME
+                      ":18:32: sinks.workers[4].pattern: needs at least one named group, such as "
+                      "(?<name>...)\n" NAME
+                      ":20:32: sinks.workers[5].pattern: expected a string, got a list\n");
+}
+
+static void regex_format_accepted(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
+                                        "sinks:\n"
+                                        "  workers:\n"
+                                        "    - name: cache\n"
+                                        "      type: redis\n"
+                                        "      topics: [app]\n"
+                                        "      format: regex\n"
+                                        "      pattern: '^(?<level>[A-Z]+) (?<msg>.*)'\n"
+                                        "      redis: {}\n"
+                                        "      commands: [[INCR, \"{level}\"]]\n"
+                                        "    - {name: db, type: redis, topics: [app], redis: {},\n"
+                                        "       commands: [[INCR, x]]}\n");
+    assert_int_equal(cfg->workers[0].format, FERRY_FORMAT_REGEX);
+    assert_string_equal(cfg->workers[0].pattern, "^(?<level>[A-Z]+) (?<msg>.*)");
+    assert_null(cfg->workers[1].pattern);
+    ferry_config_destroy(cfg);
+}
+
+static void redis_user(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("FERRY_TEST_REDIS_ACL_PASSWORD", "s3cret", 1), 0);
+    struct ferry_config *cfg =
+        parse_ok("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                 "       redis: {user: ferry, password: pw}}\n"
+                 "    - {name: b, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                 "       redis: {user: ferry, password_env: FERRY_TEST_REDIS_ACL_PASSWORD}}\n"
+                 "    - {name: c, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                 "       redis: {password: pw}}\n");
+    assert_string_equal(cfg->workers[0].redis.user, "ferry");
+    assert_string_equal(cfg->workers[0].redis.password, "pw");
+    assert_string_equal(cfg->workers[1].redis.user, "ferry");
+    assert_string_equal(cfg->workers[1].redis.password, "s3cret");
+    assert_null(cfg->workers[2].redis.user);
+    ferry_config_destroy(cfg);
+
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                 "       redis: {host: cache1, user: ferry}}\n",
+                 NAME ":5:36: sinks.workers[0].redis.user: needs 'password' or 'password_env'\n");
+}
+
+static void mysql_tls(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg =
+        parse_ok("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - {name: plain, type: mysql, topics: [t], table: x,\n"
+                 "       mysql: {user: u, database: d}}\n"
+                 "    - {name: ca, type: mysql, topics: [t], table: x,\n"
+                 "       mysql: {user: u, database: d, ssl_ca: /etc/ferry/ca.pem}}\n"
+                 "    - name: mutual\n"
+                 "      type: mysql\n"
+                 "      topics: [t]\n"
+                 "      table: x\n"
+                 "      mysql:\n"
+                 "        user: u\n"
+                 "        database: d\n"
+                 "        ssl_ca: /etc/ferry/ca.pem\n"
+                 "        ssl_cert: /etc/ferry/client.pem\n"
+                 "        ssl_key: /etc/ferry/client.key\n"
+                 "        ssl_verify_server_cert: false\n"
+                 "    - {name: cert, type: mysql, topics: [t], table: x,\n"
+                 "       mysql: {user: u, database: d, ssl_cert: c.pem, ssl_key: k.pem}}\n");
+    const struct ferry_mysql_config *m = &cfg->workers[0].mysql;
+    assert_null(m->ssl_ca);
+    assert_null(m->ssl_cert);
+    assert_null(m->ssl_key);
+    assert_false(m->ssl_verify_server_cert);
+    m = &cfg->workers[1].mysql;
+    assert_string_equal(m->ssl_ca, "/etc/ferry/ca.pem");
+    assert_true(m->ssl_verify_server_cert); /* a CA given: verified unless said otherwise */
+    m = &cfg->workers[2].mysql;
+    assert_string_equal(m->ssl_ca, "/etc/ferry/ca.pem");
+    assert_string_equal(m->ssl_cert, "/etc/ferry/client.pem");
+    assert_string_equal(m->ssl_key, "/etc/ferry/client.key");
+    assert_false(m->ssl_verify_server_cert);
+    m = &cfg->workers[3].mysql;
+    assert_null(m->ssl_ca);
+    assert_string_equal(m->ssl_cert, "c.pem");
+    assert_false(m->ssl_verify_server_cert);
+    ferry_config_destroy(cfg);
+
+    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+                 "sinks:\n"
+                 "  workers:\n"
+                 "    - name: a\n"
+                 "      type: mysql\n"
+                 "      topics: [t]\n"
+                 "      table: x\n"
+                 "      mysql:\n"
+                 "        user: u\n"
+                 "        database: d\n"
+                 "        ssl_cert: /etc/ferry/client.pem\n"
+                 "        ssl_verify_server_cert: true\n"
+                 "    - {name: b, type: mysql, topics: [t], table: x,\n"
+                 "       mysql: {user: u, database: d, ssl_key: k.pem, ssl_verify_server_cert: "
+                 "maybe}}\n",
+                 NAME ":11:19: sinks.workers[0].mysql.ssl_cert: needs 'ssl_key' too\n" NAME
+                      ":12:33: sinks.workers[0].mysql.ssl_verify_server_cert: needs 'ssl_ca', "
+                      "the CA that signed the server's certificate\n" NAME
+                      ":14:47: sinks.workers[1].mysql.ssl_key: needs 'ssl_cert' too\n" NAME
+                      ":14:78: sinks.workers[1].mysql.ssl_verify_server_cert: expected true or "
+                      "false, got 'maybe'\n");
+}
+
 static void empty_lists_and_brokers(void **state)
 {
     (void)state;
@@ -1167,6 +1316,7 @@ static void enum_names(void **state)
     assert_string_equal(ferry_format_name(FERRY_FORMAT_RAW), "raw");
     assert_string_equal(ferry_format_name(FERRY_FORMAT_JSON), "json");
     assert_string_equal(ferry_format_name(FERRY_FORMAT_COMBINED), "combined");
+    assert_string_equal(ferry_format_name(FERRY_FORMAT_REGEX), "regex");
 }
 
 static void names_in_messages_and_config(void **state)
@@ -1272,6 +1422,10 @@ int main(void)
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_redis_commands),
         cmocka_unit_test(bad_redis_templates),
+        cmocka_unit_test(regex_format_pattern_errors),
+        cmocka_unit_test(regex_format_accepted),
+        cmocka_unit_test(redis_user),
+        cmocka_unit_test(mysql_tls),
         cmocka_unit_test(empty_lists_and_brokers),
         cmocka_unit_test(password_env_problems),
         cmocka_unit_test(many_errors_in_one_document),

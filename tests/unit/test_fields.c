@@ -21,18 +21,32 @@ struct fx {
     char err[512];
 };
 
-static int setup_format(void **state, enum ferry_format format)
+static int setup_parser(void **state, enum ferry_format format, const char *pattern)
 {
     struct fx *x = calloc(1, sizeof(*x));
     if (!x)
         return -1;
-    x->p = ferry_parser_new(format, x->err, sizeof(x->err));
+    x->p = ferry_parser_new(format, pattern, x->err, sizeof(x->err));
     if (!x->p) {
         free(x);
         return -1;
     }
     *state = x;
     return 0;
+}
+
+static int setup_format(void **state, enum ferry_format format)
+{
+    return setup_parser(state, format, NULL);
+}
+
+/* an optional group (port) and a group that can match an empty text (msg) */
+static const char regex_pattern[] =
+    "^(?<level>[A-Z]+) (?<host>[a-z0-9.]+)(?::(?<port>\\d+))? ?(?<msg>.*)$";
+
+static int setup_regex(void **state)
+{
+    return setup_parser(state, FERRY_FORMAT_REGEX, regex_pattern);
 }
 
 static int setup_combined(void **state)
@@ -48,6 +62,13 @@ static int setup_json(void **state)
 static int setup_raw(void **state)
 {
     return setup_format(state, FERRY_FORMAT_RAW);
+}
+
+/* a fixture whose test makes its own parser */
+static int setup_empty(void **state)
+{
+    *state = calloc(1, sizeof(struct fx));
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -361,6 +382,83 @@ static void combined_bad_time_falls_back_to_kafka(void **state)
     field_is(&x->f, "status", "200");
     assert_int_equal(x->f.ts_ms, 1700000000123LL);
     field_is(&x->f, "day", "2023-11-14");
+}
+
+/* ---- regex ---------------------------------------------------------------------------- */
+
+static void regex_named_groups(void **state)
+{
+    struct fx *x = *state;
+
+    assert_int_equal(parse(x, "WARN db1.example:3306 disk almost full", 0), 0);
+    field_is(&x->f, "level", "WARN");
+    field_is(&x->f, "host", "db1.example");
+    field_is(&x->f, "port", "3306");
+    field_is(&x->f, "msg", "disk almost full");
+    field_is(&x->f, "raw", "WARN db1.example:3306 disk almost full");
+    assert_int_equal(x->f.n, 4);
+}
+
+static void regex_unset_group_absent(void **state)
+{
+    struct fx *x = *state;
+
+    assert_int_equal(parse(x, "WARN db1.example:3306 disk full", 0), 0);
+    assert_int_equal(parse(x, "INFO web2", 0), 0);
+    field_is(&x->f, "level", "INFO");
+    field_is(&x->f, "host", "web2");
+    field_absent(&x->f, "port"); /* not left over from the line before */
+    field_is(&x->f, "msg", "");  /* took part, matched nothing: present and empty */
+}
+
+static void regex_no_match(void **state)
+{
+    struct fx *x = *state;
+    static const char line[] = "warn lower-case level";
+
+    ferry_fields_set_meta(&x->f, "app-logs", 1, 7);
+    assert_int_equal(parse(x, line, 1700000000123LL), FERRY_ERR_INVALID);
+    assert_string_equal(x->err, "regex: the line does not match");
+    field_absent(&x->f, "level");
+    field_is(&x->f, "raw", line);
+    field_is(&x->f, "topic", "app-logs");
+    field_is(&x->f, "day", "2023-11-14");
+}
+
+static void regex_search_not_anchored(void **state)
+{
+    struct fx *x = *state;
+    x->p = ferry_parser_new(FERRY_FORMAT_REGEX, "user=(?<user>\\w+)", x->err, sizeof(x->err));
+    assert_non_null(x->p);
+    assert_int_equal(parse(x, "login ok user=ada from 10.0.0.1", 0), 0);
+    field_is(&x->f, "user", "ada");
+}
+
+static void regex_parser_new_rejects(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_null(ferry_parser_new(FERRY_FORMAT_REGEX, NULL, err, sizeof(err)));
+    assert_string_equal(err, "parser: a pattern goes with format regex");
+    assert_null(ferry_parser_new(FERRY_FORMAT_JSON, "(?<a>x)", err, sizeof(err)));
+    assert_string_equal(err, "parser: a pattern goes with format regex");
+    assert_null(ferry_parser_new(FERRY_FORMAT_REGEX, "(\\w+)", err, sizeof(err)));
+    assert_string_equal(err, "pattern: needs at least one named group, such as (?<name>...)");
+    assert_null(ferry_parser_new(FERRY_FORMAT_REGEX, "(?<a>x", err, sizeof(err)));
+    assert_string_equal(err, "pattern: bad pattern at offset 6: missing closing parenthesis");
+}
+
+static void regex_check_pattern(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_int_equal(ferry_parser_check_pattern("(?<a>x)|(?<b>y)", err, sizeof(err)), 0);
+    assert_int_equal(ferry_parser_check_pattern("x(y", err, sizeof(err)), FERRY_ERR_INVALID);
+    assert_string_equal(err, "pattern: bad pattern at offset 3: missing closing parenthesis");
+    assert_int_equal(ferry_parser_check_pattern("a(?<1x>b)", err, sizeof(err)), FERRY_ERR_INVALID);
+    assert_non_null(strstr(err, "bad pattern at offset 4:"));
+    assert_int_equal(ferry_parser_check_pattern("plain", err, sizeof(err)), FERRY_ERR_INVALID);
+    assert_string_equal(err, "pattern: needs at least one named group, such as (?<name>...)");
 }
 
 /* ---- JSON and raw --------------------------------------------------------------------- */
@@ -732,6 +830,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(combined_failure_keeps_metadata, setup_combined, teardown),
         cmocka_unit_test_setup_teardown(combined_bad_time_falls_back_to_kafka, setup_combined,
                                         teardown),
+        cmocka_unit_test_setup_teardown(regex_named_groups, setup_regex, teardown),
+        cmocka_unit_test_setup_teardown(regex_unset_group_absent, setup_regex, teardown),
+        cmocka_unit_test_setup_teardown(regex_no_match, setup_regex, teardown),
+        cmocka_unit_test_setup_teardown(regex_search_not_anchored, setup_empty, teardown),
+        cmocka_unit_test(regex_parser_new_rejects),
+        cmocka_unit_test(regex_check_pattern),
         cmocka_unit_test_setup_teardown(json_members, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_decimals_shortest, setup_json, teardown),
         cmocka_unit_test_setup_teardown(json_rejects, setup_json, teardown),

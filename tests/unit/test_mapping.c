@@ -248,7 +248,7 @@ static struct fx *fixture(void **state, enum ferry_format format,
     struct fx *x = calloc(1, sizeof(*x));
     assert_non_null(x);
     *state = x;
-    x->p = ferry_parser_new(format, err, sizeof(err));
+    x->p = ferry_parser_new(format, NULL, err, sizeof(err));
     assert_non_null(x->p);
     x->m = ferry_mapping_new(cols, n, err, sizeof(err));
     if (!x->m)
