@@ -235,9 +235,7 @@ int64_t ferry_clf_time(const char *s, size_t len)
     return t * 1000;
 }
 
-/* The decimal text of v, NUL-terminated, at out (24 bytes are enough); returns its length.
- * Every event needs a few of these: snprintf costs more than the rest of a small event. */
-static size_t put_i64(char *out, int64_t v)
+size_t ferry_format_i64(char *out, int64_t v)
 {
     char tmp[24];
     size_t n = 0, len = 0;
@@ -250,6 +248,13 @@ static size_t put_i64(char *out, int64_t v)
         out[len++] = '-';
     while (n)
         out[len++] = tmp[--n];
+    return len;
+}
+
+/* The same, NUL-terminated (25 bytes are enough). */
+static size_t put_i64(char *out, int64_t v)
+{
+    size_t len = ferry_format_i64(out, v);
     out[len] = '\0';
     return len;
 }

@@ -299,23 +299,6 @@ static void put_escaped(struct ferry_buf *b, const char *p, size_t n)
     b->len = (size_t)(out - b->p);
 }
 
-/* Decimal digits of v at out; returns how many. */
-static size_t put_int(char *out, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0, len = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
-    return len;
-}
-
 /* Appends the rows staged since the last call to the LOAD DATA file: tab between fields,
  * newline after each row, \N for NULL. What the client library already read is dropped
  * first. 0 or FERRY_ERR_NOMEM. */
@@ -346,7 +329,7 @@ static int serialize(struct ferry_sink *s)
             memcpy(out, "\\N", 2);
             b->len += 2;
         } else if (c->type == FERRY_COLUMN_INT || c->type == FERRY_COLUMN_BOOL) {
-            b->len += put_int(out, c->i);
+            b->len += ferry_format_i64(out, c->i);
         } else if (c->type == FERRY_COLUMN_FLOAT && c->len == 0) {
             /* 17 significant digits read back as the same double */
             b->len += (size_t)snprintf(out, FERRY_VALUE_TEXT_MAX, "%.17g", c->f);
