@@ -31,17 +31,7 @@ YAML
 start_ferry agent agent -c "$T_DIR/ferry.yaml"
 
 # The writer: N numbered lines over about 15 s.
-python3 - "$T_DIR/numbered.log" "$N" <<'PY' &
-import sys, time
-path, n = sys.argv[1], int(sys.argv[2])
-step = max(1, n // 150)
-with open(path, "a") as f:
-    for i in range(1, n + 1):
-        f.write(f"{i} outage line {i:08d}\n")
-        if i % step == 0:
-            f.flush()
-            time.sleep(0.1)
-PY
+write_numbered "$T_DIR/numbered.log" "$N" $((N / 150)) "outage line" &
 writer=$!
 
 sleep 3
@@ -53,14 +43,7 @@ kill -USR2 "$MOCK_PID"
 echo "every broker up again"
 wait "$writer"
 
-size=$(stat -c %s "$T_DIR/numbered.log")
-acked() {
-  local off
-  off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["offset"])' \
-    "$T_DIR/state/numbered.checkpoint.json" 2>/dev/null) || return 1
-  [ "$off" = "$size" ]
-}
-wait_for "every line acknowledged (checkpoint at $size)" 120 acked
+wait_acked "$T_DIR/state/numbered.checkpoint.json" "$T_DIR/numbered.log" 120
 stop_ferry agent
 
 kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q -f '%p %o %s\n' >"$T_DIR/read.txt"

@@ -58,7 +58,7 @@ sinks:
       type: mysql
       topics: [$TOPIC]
       format: combined
-      mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}
+      mysql: $(mysql_conn)
       table: $TABLE
       columns: {url: url, status: status, client: remote_addr}
       batch: {max_rows: 500, max_ms: 100}
@@ -117,8 +117,7 @@ check_totals "$N"
 ok "$N lines -> $N rows, exact Redis counters"
 
 size=$(stat -c %s "$T_DIR/access.log")
-cp_off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["offset"])' \
-  "$T_DIR/state/web.checkpoint.json")
+cp_off=$(checkpoint_offset "$T_DIR/state/web.checkpoint.json")
 [ "$cp_off" = "$size" ] || fail "checkpoint at $cp_off after a clean stop, file has $size bytes"
 ok "checkpoint at end of file ($size)"
 

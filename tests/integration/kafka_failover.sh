@@ -29,15 +29,7 @@ YAML
 start_ferry agent agent -c "$T_DIR/ferry.yaml"
 
 # The writer: N numbered lines, about 6,000 a second, so the kill lands mid-stream.
-python3 - "$T_DIR/numbered.log" "$N" <<'PY' &
-import sys, time
-path, n = sys.argv[1], int(sys.argv[2])
-with open(path, "a", buffering=1) as f:
-    for i in range(1, n + 1):
-        f.write(f"{i} failover line {i:08d} " + "x" * 40 + "\n")
-        if i % 600 == 0:
-            time.sleep(0.1)
-PY
+write_numbered "$T_DIR/numbered.log" "$N" 600 "failover line" &
 writer=$!
 
 sleep 3
@@ -50,14 +42,7 @@ kill -0 "$PID_agent" || fail "the agent exited while a broker was down"
 echo "node $leader is back"
 wait "$writer"
 
-size=$(stat -c %s "$T_DIR/numbered.log")
-acked() {
-  local off
-  off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["offset"])' \
-    "$T_DIR/state/numbered.checkpoint.json" 2>/dev/null) || return 1
-  [ "$off" = "$size" ]
-}
-wait_for "every line acknowledged (checkpoint at $size)" 180 acked
+wait_acked "$T_DIR/state/numbered.checkpoint.json" "$T_DIR/numbered.log" 180
 kill -0 "$PID_agent" || fail "the agent exited"
 stop_ferry agent
 

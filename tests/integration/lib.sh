@@ -94,3 +94,38 @@ start_mock() {
   FERRY_BIN="$FERRY_BIN" "$STACK" -d "$T_DIR/stack" start mock-kafka --brokers 3 "${args[@]}" >/dev/null
   BOOTSTRAP=$(cat "$T_DIR/stack/mock-kafka/bootstrap")
 }
+
+# mysql_conn [PORT]: the `mysql:` mapping of a worker connecting to the stack's MariaDB (or to
+# one on PORT) as the test user, the password from the environment.
+mysql_conn() {
+  echo "{host: 127.0.0.1, port: ${1:-$FERRY_MYSQL_PORT}, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}"
+}
+
+# checkpoint_offset FILE: the acknowledged offset of the first file in an agent's checkpoint.
+checkpoint_offset() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["offset"])' "$1" 2>/dev/null
+}
+
+# wait_acked CHECKPOINT LOG TIMEOUT_S: waits until the checkpoint covers all of LOG, that is
+# until Kafka acknowledged every line of it.
+wait_acked() {
+  local cp=$1 size
+  size=$(stat -c %s "$2")
+  _acked() { [ "$(checkpoint_offset "$cp")" = "$size" ]; }
+  wait_for "every line acknowledged (checkpoint at $size)" "$3" _acked
+}
+
+# write_numbered FILE N PAUSE_EVERY TEXT: appends lines "<i> TEXT <i, 8 digits>" for i in
+# 1..N, pausing 0.1 s after every PAUSE_EVERY lines (so that faults land mid-stream).
+write_numbered() {
+  python3 - "$@" <<'PY'
+import sys, time
+path, n, every, text = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with open(path, "a") as f:
+    for i in range(1, n + 1):
+        f.write(f"{i} {text} {i:08d}\n")
+        if i % every == 0:
+            f.flush()
+            time.sleep(0.1)
+PY
+}

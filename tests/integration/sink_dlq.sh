@@ -46,7 +46,7 @@ sinks:
       type: mysql
       topics: [$TOPIC]
       format: json
-      mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}
+      mysql: $(mysql_conn)
       table: $TABLE
       columns: {n: n, name: name}
       batch: {max_rows: 100, max_ms: 50}

@@ -36,7 +36,7 @@ restart_mariadb() {
     >/dev/null || fail "mariadb did not restart on port $MYPORT"
 }
 
-MYSQL="mysql: {host: 127.0.0.1, port: $MYPORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}"
+MYSQL="mysql: $(mysql_conn "$MYPORT")"
 cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$B"

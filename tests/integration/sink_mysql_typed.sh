@@ -82,7 +82,7 @@ kcat -P -b "$B" -t "$TJ" -K : -l "$T_DIR/json.txt" -H trace=run-1 -X acks=all ||
 kcat -P -b "$B" -t "$TA" -K : -l "$T_DIR/access.log" -X acks=all || fail "kcat access"
 kcat -P -b "$B" -t "$TU" -K : -l "$T_DIR/upsert.txt" -X acks=all || fail "kcat upsert"
 
-MYSQL="mysql: {host: 127.0.0.1, port: $FERRY_MYSQL_PORT, user: $FERRY_MYSQL_USER, password_env: FERRY_MYSQL_PASSWORD, database: $FERRY_MYSQL_DATABASE}"
+MYSQL="mysql: $(mysql_conn)"
 cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$B"
