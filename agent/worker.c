@@ -225,10 +225,12 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
          * asked) is looked for again after this, not after librdkafka's 5 minutes */
         {"topic.metadata.refresh.interval.ms", "10000"},
         /* prefetch bounded by bytes, not by librdkafka's 100,000 messages, which left the
-         * worker waiting on fetches (tests/bench/sink.sh: 147k -> 369k Redis commands/s);
-         * 32 MiB per worker is the bound */
+         * worker waiting on fetches (tests/bench/sink.sh: 147k -> 369k Redis commands/s).
+         * 64 MiB per worker is the bound: librdkafka 2.0.2 stops fetching for about half a
+         * second each time its queue reaches the bound (it has no fetch.queue.backoff.ms),
+         * which 32 MiB made happen twice per million events when a worker catches up */
         {"queued.min.messages", "1000000"},
-        {"queued.max.messages.kbytes", "32768"},
+        {"queued.max.messages.kbytes", "65536"},
     };
     /* the guarantee depends on these: offsets are stored only after the sink's write */
     const struct ferry_kafka_prop fixed[] = {

@@ -271,12 +271,16 @@ static void set_time(struct ferry_fields *f, int64_t ms)
     f->ts_ms = ms < 0 ? -1 : ms;
     if (ms < 0) {
         f->day[0] = f->hour[0] = f->minute[0] = f->ts[0] = '\0';
+        f->minute_of = 0;
         return;
     }
+    put_i64(f->ts, ms);
+    if (ms / 60000 + 1 == f->minute_of)
+        return; /* events come in time order, mostly: the buckets are those of the last one */
+    f->minute_of = ms / 60000 + 1;
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    put_i64(f->ts, ms);
     int year = tm.tm_year + 1900;
     if (year > 9999) { /* more than four digits: let strftime lay it out */
         strftime(f->day, sizeof(f->day), "%Y-%m-%d", &tm);

@@ -1,18 +1,25 @@
 /* ferry: the Redis sink — command templates run for every event, effectively once.
  *
- * A batch becomes one Lua script call per partition it holds, all pipelined. The script (see
- * APPLY below) reads the partition's stored offset from the hash `ferry:offsets:<group>`
- * (field `<topic>:<partition>`), runs only the commands of events at or above it, and stores
- * the offset after the batch's last event, all in one atomic step: Redis runs a script as a
- * whole. A batch written again after a lost connection, a worker's crash or a rebalance
- * therefore applies nothing twice, INCR-style commands included. On assignment the worker
- * starts each partition at the stored offset (stored_offsets).
+ * Each (topic, partition) keeps the offset of the next event to apply in a key of its own,
+ * `ferry:offsets:<group>:<topic>:<partition>`. A batch is written as one optimistic
+ * transaction, all of it pipelined in two round trips:
  *
- * A command that Redis answers with an error (WRONGTYPE, …) is a problem of that event: the
- * script goes on with the next command (redis.pcall), and the error is logged and counted. An
- * event that lacks a field a command needs skips that command, counted. The guarantee holds
- * per Redis instance: the script touches keys it was not told about, which a Redis Cluster
- * would refuse. */
+ *   WATCH <offset keys of the batch's partitions>   MGET <the same keys>
+ *   MULTI  <the commands of every event at or above its partition's stored offset>
+ *          MSET <offset keys> <offset after each partition's last event>  EXEC
+ *
+ * Events below the stored offset were applied before (a batch written again after a lost
+ * connection, a crash or a rebalance) and are left out. If any offset key changed between
+ * WATCH and EXEC, another writer took over a partition: Redis runs nothing, and the batch is
+ * tried again from the MGET. Either every command of the batch and the new offsets are
+ * applied, or none: INCR-style commands are never applied twice. Redis runs the commands
+ * natively (a Lua script costs it about three times as much per command).
+ *
+ * A command that Redis refuses while running it (WRONGTYPE, …) fails alone: its error is in
+ * EXEC's answer, logged and counted, and the others are applied. A command Redis refuses to
+ * queue (an unknown command, a wrong number of arguments) is a configuration error found at
+ * start-up by COMMAND INFO. An event that lacks a field a command needs skips that command,
+ * counted. The guarantee holds per Redis instance. */
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,49 +31,29 @@
 #include "ferry/log.h"
 #include "ferry/sink.h"
 
-/* KEYS[1]: hash of stored offsets. ARGV[1]: its field for this partition; ARGV[2]: the offset
- * after the batch's last event of the partition; then per command: the event's offset, the
- * number of arguments, the arguments. Returns {applied, skipped, failed, first error}. */
-static const char APPLY[] =
-    "local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')\n"
-    "local i, applied, skipped, failed, first = 3, 0, 0, 0, ''\n"
-    "while i <= #ARGV do\n"
-    "  local off, argc = tonumber(ARGV[i]), tonumber(ARGV[i + 1])\n"
-    "  if off >= stored then\n"
-    "    local r = redis.pcall(unpack(ARGV, i + 2, i + 1 + argc))\n"
-    "    if type(r) == 'table' and r.err then\n"
-    "      failed = failed + 1\n"
-    "      if first == '' then first = r.err end\n"
-    "    else\n"
-    "      applied = applied + 1\n"
-    "    end\n"
-    "  else\n"
-    "    skipped = skipped + 1\n"
-    "  end\n"
-    "  i = i + 2 + argc\n"
-    "end\n"
-    "if tonumber(ARGV[2]) > stored then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end\n"
-    "return {applied, skipped, failed, first}\n";
-
 #define MAX_ARGS 64
+#define MAX_PARTS 512
 
-/* The arguments of one script call: bytes in one arena, positions beside them. */
-struct call {
-    struct ferry_buf arena;
-    size_t *off, *len;
-    size_t n, cap;
-    const char **argv; /* built when the call is complete */
+/* One (topic, partition) of a batch. */
+struct part {
+    const rd_kafka_message_t *first; /* its first event in the batch: topic and partition */
+    int64_t stored;                  /* the next offset to apply, as Redis had it; -1: none */
+    int64_t next;                    /* the offset after its last event in the batch */
+    size_t key_at, key_len;          /* its offset key in ferry_sink.keys */
 };
 
 struct ferry_sink {
     const struct ferry_worker_config *cfg;
+    const char *group;
     redisContext *rc;
-    char sha[41]; /* the loaded script's SHA-1; "" until loaded on this connection */
-    char *offsets_key;
     struct ferry_parser *parser;
     struct ferry_fields fields;
-    struct call call;
-    uint64_t parse_errors, missing_fields, command_errors, replayed;
+    struct ferry_buf arena; /* the arguments of the command being built */
+    struct ferry_buf keys;  /* the offset keys of the batch's partitions, one after another */
+    struct ferry_buf out;   /* commands in Redis's protocol, handed to hiredis at once */
+    struct part parts[MAX_PARTS];
+    size_t nparts;
+    uint64_t parse_errors, missing_fields, command_errors, replayed, conflicts;
 };
 
 static void disconnect(struct ferry_sink *s)
@@ -74,7 +61,6 @@ static void disconnect(struct ferry_sink *s)
     if (s->rc)
         redisFree(s->rc);
     s->rc = NULL;
-    s->sha[0] = 0;
 }
 
 /* A reply to something ferry sent: NULL (the connection failed: it is closed, err says why) or
@@ -84,6 +70,18 @@ static redisReply *roundtrip(struct ferry_sink *s, redisReply *r, char *err, siz
     if (!r) {
         ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
         disconnect(s);
+    }
+    return r;
+}
+
+/* The next pipelined reply, or NULL with the connection closed and err set. */
+static redisReply *next_reply(struct ferry_sink *s, char *err, size_t errlen)
+{
+    redisReply *r = NULL;
+    if (redisGetReply(s->rc, (void **)&r) != REDIS_OK) {
+        ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
+        disconnect(s);
+        return NULL;
     }
     return r;
 }
@@ -103,19 +101,55 @@ static int command(struct ferry_sink *s, char *err, size_t errlen, const char *f
     return bad ? FERRY_ERR_FATAL : 0;
 }
 
-static int load_script(struct ferry_sink *s, char *err, size_t errlen)
+/* Commands that would break the transaction a batch is written in. */
+static bool forbidden(const char *name)
 {
-    redisReply *r = roundtrip(s, redisCommand(s->rc, "SCRIPT LOAD %s", APPLY), err, errlen);
-    if (!r)
-        return FERRY_ERR_RETRY;
-    int ok = r->type == REDIS_REPLY_STRING && r->len == 40;
-    if (ok)
-        memcpy(s->sha, r->str, 41);
-    else
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "redis %s: SCRIPT LOAD: %s", s->cfg->name,
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    freeReplyObject(r);
-    return ok ? 0 : FERRY_ERR_FATAL;
+    static const char *const names[] = {"MULTI", "EXEC",   "DISCARD", "WATCH",     "UNWATCH",
+                                        "SELECT", "SWAPDB", "RESET",   "SUBSCRIBE", "PSUBSCRIBE",
+                                        "MONITOR"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcasecmp(name, names[i]))
+            return true;
+    return false;
+}
+
+/* Asks the server whether each template names a command it knows, with a number of arguments
+ * it accepts: a command Redis would refuse to queue would abort every batch. A server that
+ * does not answer COMMAND INFO (renamed, or not allowed to this user) is taken at its word. */
+static int check_commands(struct ferry_sink *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->cfg->ncommands; i++) {
+        const struct ferry_strv *cmd = &s->cfg->commands[i];
+        if (forbidden(cmd->v[0]))
+            return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
+                                "redis %s: command %zu: %s cannot be a command template",
+                                s->cfg->name, i + 1, cmd->v[0]);
+        redisReply *r =
+            roundtrip(s, redisCommand(s->rc, "COMMAND INFO %s", cmd->v[0]), err, errlen);
+        if (!r)
+            return FERRY_ERR_RETRY;
+        int rc = 0;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            const redisReply *info = r->element[0];
+            if (info->type != REDIS_REPLY_ARRAY) {
+                rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL,
+                                  "redis %s: command %zu: Redis knows no command %s", s->cfg->name,
+                                  i + 1, cmd->v[0]);
+            } else if (info->elements > 1 && info->element[1]->type == REDIS_REPLY_INTEGER) {
+                long long arity = info->element[1]->integer, argc = (long long)cmd->n;
+                if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity))
+                    rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL,
+                                      "redis %s: command %zu: %s takes %s%lld arguments with its "
+                                      "name, the template has %lld",
+                                      s->cfg->name, i + 1, cmd->v[0], arity < 0 ? "at least " : "",
+                                      arity < 0 ? -arity : arity, argc);
+            }
+        }
+        freeReplyObject(r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
@@ -141,7 +175,7 @@ static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
     }
     if (c->db && (rc = command(s, err, errlen, "SELECT %ld", c->db)) < 0)
         return rc;
-    return load_script(s, err, errlen);
+    return check_commands(s, err, errlen);
 }
 
 static int redis_open(struct ferry_sink **out, const struct ferry_worker_config *cfg,
@@ -153,6 +187,7 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
     if (!s)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory");
     s->cfg = cfg;
+    s->group = group;
     for (size_t i = 0; i < cfg->ncommands; i++) {
         if (cfg->commands[i].n > MAX_ARGS) {
             free(s);
@@ -161,23 +196,15 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
                                 MAX_ARGS);
         }
     }
-    size_t n = strlen(group) + sizeof("ferry:offsets:");
-    s->offsets_key = malloc(n);
     s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
-    if (!s->offsets_key || !s->parser) {
-        rc = s->parser ? ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory")
-                       : FERRY_ERR_FATAL; /* the parser said why in err */
-        free(s->offsets_key);
-        ferry_parser_destroy(s->parser);
+    if (!s->parser) {
         free(s);
-        return rc;
+        return FERRY_ERR_FATAL; /* the parser said why in err */
     }
-    snprintf(s->offsets_key, n, "ferry:offsets:%s", group);
     rc = connect_redis(s, err, errlen);
-    if (rc == FERRY_ERR_FATAL) { /* AUTH, SELECT or the script refused: configuration */
+    if (rc == FERRY_ERR_FATAL) { /* AUTH, SELECT or a command template refused: configuration */
         disconnect(s);
         ferry_parser_destroy(s->parser);
-        free(s->offsets_key);
         free(s);
         return rc;
     }
@@ -185,65 +212,168 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
     return rc;
 }
 
-/* ---- building a script call ------------------------------------------------------------ */
+/* ---- a batch ------------------------------------------------------------------------------ */
 
-static int call_push(struct call *c, size_t off, size_t len)
+/* Commands are laid out in Redis's protocol by ferry itself, into one buffer per round trip:
+ * hiredis would allocate and format every command on its own. */
+static int out_len(struct ferry_buf *o, char tag, size_t n)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        size_t *o = realloc(c->off, cap * sizeof(*o)),
-               *l = o ? realloc(c->len, cap * sizeof(*l)) : NULL;
-        if (o)
-            c->off = o;
-        if (l)
-            c->len = l;
-        if (!o || !l)
+    char tmp[32];
+    size_t k = 1 + ferry_format_i64(tmp + 1, (int64_t)n);
+    tmp[0] = tag;
+    tmp[k++] = '\r';
+    tmp[k++] = '\n';
+    return ferry_buf_add(o, tmp, k);
+}
+
+static int out_command(struct ferry_buf *o, int argc, const char *const *argv, const size_t *lens)
+{
+    if (out_len(o, '*', (size_t)argc) < 0)
+        return FERRY_ERR_NOMEM;
+    for (int i = 0; i < argc; i++) {
+        if (out_len(o, '$', lens[i]) < 0 || ferry_buf_add(o, argv[i], lens[i]) < 0 ||
+            ferry_buf_add(o, "\r\n", 2) < 0)
             return FERRY_ERR_NOMEM;
-        c->cap = cap;
     }
-    c->off[c->n] = off;
-    c->len[c->n++] = len;
     return 0;
 }
 
-/* Adds one argument made with printf. */
-static int call_addf(struct call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int call_addf(struct call *c, const char *fmt, ...)
+static int out_word(struct ferry_buf *o, const char *word)
 {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    size_t at = c->arena.len;
-    if (n < 0 || (size_t)n >= sizeof(tmp) || ferry_buf_add(&c->arena, tmp, (size_t)n) < 0)
+    size_t n = strlen(word);
+    return out_command(o, 1, &word, &n);
+}
+
+/* Hands what s->out holds to hiredis (sent with the next read of a reply). */
+static int out_flush(struct ferry_sink *s)
+{
+    int rc = redisAppendFormattedCommand(s->rc, s->out.p, s->out.len) == REDIS_OK
+                 ? 0
+                 : FERRY_ERR_NOMEM;
+    s->out.len = 0;
+    return rc;
+}
+
+/* Appends `ferry:offsets:<group>:<topic>:<partition>` to s->keys and remembers where. */
+static int add_key(struct ferry_sink *s, struct part *p)
+{
+    char tail[24];
+    const char *topic = rd_kafka_topic_name(p->first->rkt);
+    size_t n = ferry_format_i64(tail + 1, p->first->partition) + 1;
+    tail[0] = ':';
+    p->key_at = s->keys.len;
+    if (ferry_buf_add(&s->keys, "ferry:offsets:", 14) < 0 ||
+        ferry_buf_add(&s->keys, s->group, strlen(s->group)) < 0 ||
+        ferry_buf_add(&s->keys, ":", 1) < 0 || ferry_buf_add(&s->keys, topic, strlen(topic)) < 0 ||
+        ferry_buf_add(&s->keys, tail, n) < 0)
         return FERRY_ERR_NOMEM;
-    return call_push(c, at, (size_t)n);
+    p->key_len = s->keys.len - p->key_at;
+    return 0;
 }
 
-static void call_reset(struct call *c)
+/* The partition of event m among s->parts. */
+static struct part *part_of(struct ferry_sink *s, const rd_kafka_message_t *m)
 {
-    c->arena.len = 0;
-    c->n = 0;
+    for (size_t j = 0; j < s->nparts; j++) {
+        struct part *p = &s->parts[j];
+        if (p->first->partition == m->partition && p->first->rkt == m->rkt)
+            return p;
+    }
+    return NULL;
 }
 
-static void call_release(struct call *c)
+/* Fills s->parts with the distinct partitions of the batch and their offset keys. */
+static int collect_parts(struct ferry_sink *s, const struct ferry_batch *b, char *err,
+                         size_t errlen)
 {
-    ferry_buf_release(&c->arena);
-    free(c->off);
-    free(c->len);
-    free(c->argv);
+    s->nparts = 0;
+    s->keys.len = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
+        struct part *p = part_of(s, m);
+        if (!p) {
+            if (s->nparts == MAX_PARTS)
+                return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
+                                    "redis %s: a batch spans more than %d partitions",
+                                    s->cfg->name, MAX_PARTS);
+            p = &s->parts[s->nparts++];
+            p->first = m;
+            p->stored = -1;
+            if (add_key(s, p) < 0)
+                return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory");
+        }
+        p->next = m->offset + 1;
+    }
+    return 0;
 }
 
-/* Adds the commands of one event to the call: for each, its offset, its argument count and
- * its expanded arguments. A command that needs a field the event lacks is left out. */
-static int add_event(struct ferry_sink *s, const struct ferry_batch *b, size_t index)
+/* Writes VERB followed by the offset keys of every partition (with each next offset when
+ * `values`; only those that move forward) to s->out. Returns how many keys it named, or
+ * FERRY_ERR_NOMEM. */
+static int append_keys(struct ferry_sink *s, const char *verb, bool values)
+{
+    const char *argv[1 + 2 * MAX_PARTS];
+    size_t lens[1 + 2 * MAX_PARTS];
+    char nums[MAX_PARTS][24];
+    int argc = 1;
+
+    argv[0] = verb;
+    lens[0] = strlen(verb);
+    for (size_t j = 0; j < s->nparts; j++) {
+        const struct part *p = &s->parts[j];
+        if (values && p->next <= p->stored)
+            continue;
+        argv[argc] = s->keys.p + p->key_at;
+        lens[argc++] = p->key_len;
+        if (values) {
+            argv[argc] = nums[j];
+            lens[argc++] = ferry_format_i64(nums[j], p->next);
+        }
+    }
+    if (argc > 1 && out_command(&s->out, argc, argv, lens) < 0)
+        return FERRY_ERR_NOMEM;
+    return (argc - 1) / (values ? 2 : 1);
+}
+
+/* WATCH the batch's offset keys and read them (one round trip): fills parts[].stored. */
+static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
+{
+    s->out.len = 0;
+    if (append_keys(s, "WATCH", false) < 0 || append_keys(s, "MGET", false) < 0 || out_flush(s) < 0)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory");
+    redisReply *w = next_reply(s, err, errlen), *r = w ? next_reply(s, err, errlen) : NULL;
+    int rc = 0;
+    if (!r) {
+        rc = FERRY_ERR_RETRY;
+    } else if (w->type == REDIS_REPLY_ERROR || r->type != REDIS_REPLY_ARRAY ||
+               r->elements != s->nparts) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: WATCH/MGET: %s", s->cfg->name,
+                          w->type == REDIS_REPLY_ERROR   ? w->str
+                          : r->type == REDIS_REPLY_ERROR ? r->str
+                                                         : "unexpected reply");
+    } else {
+        for (size_t j = 0; j < s->nparts; j++)
+            if (r->element[j]->type == REDIS_REPLY_STRING)
+                s->parts[j].stored = strtoll(r->element[j]->str, NULL, 10);
+    }
+    if (w)
+        freeReplyObject(w);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Appends the commands of one event to the transaction: a command that needs a field the
+ * event lacks is left out. Returns how many it appended, or FERRY_ERR_NOMEM. */
+static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_t index)
 {
     const rd_kafka_message_t *m = b->msgs[index];
-    struct call *c = &s->call;
+    const char *argv[MAX_ARGS];
+    size_t lens[MAX_ARGS], offs[MAX_ARGS];
     char perr[256];
     rd_kafka_timestamp_type_t tstype;
     const char *topic = rd_kafka_topic_name(m->rkt);
+    int appended = 0;
 
     if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len,
                            rd_kafka_message_timestamp(m, &tstype), perr, sizeof(perr)) < 0) {
@@ -254,138 +384,181 @@ static int add_event(struct ferry_sink *s, const struct ferry_batch *b, size_t i
     ferry_fields_set_meta(&s->fields, topic, m->partition, m->offset);
     for (size_t k = 0; k < s->cfg->ncommands; k++) {
         const struct ferry_strv *cmd = &s->cfg->commands[k];
-        size_t arena = c->arena.len, n = c->n;
-        int rc = call_addf(c, "%lld", (long long)m->offset);
-        if (rc == 0)
-            rc = call_addf(c, "%zu", cmd->n);
+        int rc = 0;
+        s->arena.len = 0;
         for (size_t a = 0; a < cmd->n && rc == 0; a++) {
-            size_t at = c->arena.len;
-            rc = ferry_template_expand(cmd->v[a], &s->fields, &c->arena, perr, sizeof(perr));
-            if (rc == 0)
-                rc = call_push(c, at, c->arena.len - at);
+            offs[a] = s->arena.len;
+            rc = ferry_template_expand(cmd->v[a], &s->fields, &s->arena, perr, sizeof(perr));
+            lens[a] = s->arena.len - offs[a];
         }
         if (rc == FERRY_ERR_NOMEM)
             return rc;
-        if (rc < 0) {
-            c->arena.len = arena; /* this command needs a field the event lacks: leave it out */
-            c->n = n;
+        if (rc < 0) { /* this command needs a field the event lacks: leave it out */
             if (s->missing_fields++ % 1000 == 0)
                 ferry_warn("redis", "%s: %s [%d] offset %lld: %s: command %s skipped (%llu so far)",
                            s->cfg->name, topic, m->partition, (long long)m->offset, perr, cmd->v[0],
                            (unsigned long long)s->missing_fields);
+            continue;
         }
+        for (size_t a = 0; a < cmd->n; a++)
+            argv[a] = s->arena.p + offs[a];
+        if (out_command(&s->out, (int)cmd->n, argv, lens) < 0)
+            return FERRY_ERR_NOMEM;
+        appended++;
+    }
+    return appended;
+}
+
+/* The answers to a transaction are one +QUEUED per command and one array with a result per
+ * command: ferry needs only to count the errors among them. While reading them the connection's
+ * reader builds no reply objects (hiredis would allocate two per command) but this summary. */
+struct tally {
+    int type;        /* the type of the last whole answer read */
+    size_t elements; /* its elements, when an array */
+    size_t errors;   /* error answers inside it, or 1 when it is an error itself */
+    char first[256]; /* the first error's text */
+};
+
+static char tally_object; /* what the reader is given back for every answer */
+
+static void *tally_string(const redisReadTask *task, char *str, size_t len)
+{
+    struct tally *t = task->privdata;
+    if (!task->parent)
+        t->type = task->type;
+    if (task->type == REDIS_REPLY_ERROR && t->errors++ == 0)
+        snprintf(t->first, sizeof(t->first), "%.*s", (int)len, str);
+    return &tally_object;
+}
+
+static void *tally_array(const redisReadTask *task, int elements)
+{
+    struct tally *t = task->privdata;
+    if (!task->parent) {
+        t->type = REDIS_REPLY_ARRAY;
+        t->elements = elements > 0 ? (size_t)elements : 0;
+    }
+    return &tally_object;
+}
+
+static void *tally_integer(const redisReadTask *task, long long value)
+{
+    struct tally *t = task->privdata;
+    (void)value;
+    if (!task->parent)
+        t->type = REDIS_REPLY_INTEGER;
+    return &tally_object;
+}
+
+static void *tally_nil(const redisReadTask *task)
+{
+    struct tally *t = task->privdata;
+    if (!task->parent)
+        t->type = REDIS_REPLY_NIL;
+    return &tally_object;
+}
+
+static void tally_free(void *obj)
+{
+    (void)obj;
+}
+
+static redisReplyObjectFunctions tally_functions = {
+    tally_string, tally_array, tally_integer, tally_nil, tally_free,
+};
+
+/* Reads one whole answer into t (reset first). 0, or FERRY_ERR_RETRY with the connection
+ * closed. */
+static int read_tally(struct ferry_sink *s, struct tally *t, char *err, size_t errlen)
+{
+    void *obj = NULL;
+    t->type = 0;
+    t->elements = t->errors = 0;
+    t->first[0] = '\0';
+    if (redisGetReply(s->rc, &obj) != REDIS_OK) {
+        ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
+        disconnect(s);
+        return FERRY_ERR_RETRY;
     }
     return 0;
 }
 
-/* Appends the script call for the events of one partition (topic, partition) to the pipeline. */
-static int append_partition(struct ferry_sink *s, const struct ferry_batch *b, const char *topic,
-                            int32_t partition)
+/* Reads the answers to MULTI, the `queued` commands and EXEC. */
+static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size_t errlen)
 {
-    struct call *c = &s->call;
-    int64_t last = -1;
-    int rc;
-
-    call_reset(c);
-    if ((rc = call_addf(c, "EVALSHA")) < 0 || (rc = call_addf(c, "%s", s->sha)) < 0 ||
-        (rc = call_addf(c, "1")) < 0 || (rc = call_addf(c, "%s", s->offsets_key)) < 0 ||
-        (rc = call_addf(c, "%s:%d", topic, (int)partition)) < 0 || (rc = call_addf(c, "0")) < 0)
-        return rc;
-    size_t next_at = c->n - 1; /* ARGV[2], filled in below */
-    for (size_t i = 0; i < b->n; i++) {
-        const rd_kafka_message_t *m = b->msgs[i];
-        if (m->partition != partition || strcmp(rd_kafka_topic_name(m->rkt), topic))
-            continue;
-        if ((rc = add_event(s, b, i)) < 0)
-            return rc;
-        last = m->offset;
-    }
-    size_t at = c->arena.len;
-    char next[24];
-    int n = snprintf(next, sizeof(next), "%lld", (long long)last + 1);
-    if (ferry_buf_add(&c->arena, next, (size_t)n) < 0)
-        return FERRY_ERR_NOMEM;
-    c->off[next_at] = at;
-    c->len[next_at] = (size_t)n;
-    const char **argv = realloc(c->argv, c->n * sizeof(*argv));
-    if (!argv)
-        return FERRY_ERR_NOMEM;
-    c->argv = argv;
-    for (size_t i = 0; i < c->n; i++)
-        argv[i] = c->arena.p + c->off[i];
-    return redisAppendCommandArgv(s->rc, (int)c->n, argv, c->len) == REDIS_OK ? 0 : FERRY_ERR_NOMEM;
-}
-
-/* Reads one script reply. 0, FERRY_ERR_RETRY (connection lost, or the script vanished with a
- * restarted server: the batch is written again, and nothing is applied twice). */
-static int read_reply(struct ferry_sink *s, char *err, size_t errlen)
-{
-    redisReply *r = NULL;
-    if (redisGetReply(s->rc, (void **)&r) != REDIS_OK) {
-        int rc =
-            ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
-        disconnect(s);
-        return rc;
-    }
+    struct tally t;
+    char refused[256] = "";
     int rc = 0;
-    if (r->type == REDIS_REPLY_ERROR) {
-        rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, r->str);
-        if (!strncmp(r->str, "NOSCRIPT", 8))
-            s->sha[0] = 0; /* loaded again before the retry */
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
-        uint64_t failed = (uint64_t)r->element[2]->integer, before = s->command_errors;
-        s->replayed += (uint64_t)r->element[1]->integer;
-        s->command_errors += failed;
-        if (failed && (before == 0 || before / 1000 != s->command_errors / 1000))
-            ferry_warn("redis",
-                       "%s: %llu commands failed in Redis, the first with: %s (%llu so "
-                       "far)",
-                       s->cfg->name, (unsigned long long)failed, r->element[3]->str,
-                       (unsigned long long)s->command_errors);
-    }
-    freeReplyObject(r);
-    return rc;
-}
 
-/* The distinct (topic, partition) pairs of a batch, in the order they first appear. */
-static size_t partitions_of(const struct ferry_batch *b, const rd_kafka_message_t **first,
-                            size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const rd_kafka_message_t *m = b->msgs[i];
-        size_t j = 0;
-        while (j < n && (first[j]->partition != m->partition || first[j]->rkt != m->rkt))
-            j++;
-        if (j == n && n < max)
-            first[n++] = m;
+    redisReplyObjectFunctions *saved = s->rc->reader->fn;
+    void *saved_priv = s->rc->reader->privdata;
+    s->rc->reader->fn = &tally_functions;
+    s->rc->reader->privdata = &t;
+    for (size_t i = 0; i < queued + 1 && rc == 0; i++) { /* MULTI's +OK, then +QUEUED each */
+        rc = read_tally(s, &t, err, errlen);
+        if (rc == 0 && t.errors && !refused[0])
+            snprintf(refused, sizeof(refused), "%s", t.first);
     }
-    return n;
+    if (rc == 0)
+        rc = read_tally(s, &t, err, errlen);
+    if (s->rc) {
+        s->rc->reader->fn = saved;
+        s->rc->reader->privdata = saved_priv;
+    }
+    if (rc < 0)
+        return rc;
+    if (t.type == REDIS_REPLY_NIL) { /* an offset key changed after WATCH: nothing ran */
+        s->conflicts++;
+        return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                            "redis %s: another writer moved an offset of this batch's "
+                            "partitions: nothing written, the batch is tried again",
+                            s->cfg->name);
+    }
+    if (t.type != REDIS_REPLY_ARRAY)
+        return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: EXEC: %s%s%s", s->cfg->name,
+                            t.type == REDIS_REPLY_ERROR ? t.first : "unexpected reply",
+                            refused[0] ? ": " : "", refused);
+    uint64_t before = s->command_errors;
+    s->command_errors += t.errors;
+    if (t.errors && (before == 0 || before / 1000 != s->command_errors / 1000))
+        ferry_warn("redis", "%s: %zu commands failed in Redis, the first with: %s (%llu so far)",
+                   s->cfg->name, t.errors, t.first, (unsigned long long)s->command_errors);
+    return 0;
 }
 
 static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                        size_t errlen)
 {
-    const rd_kafka_message_t *first[512];
-    size_t nparts = partitions_of(batch, first, 512);
-    int rc = 0;
+    int rc;
 
+    if ((rc = collect_parts(s, batch, err, errlen)) < 0)
+        return rc;
     if (!s->rc && (rc = connect_redis(s, err, errlen)) < 0)
         return rc == FERRY_ERR_FATAL ? rc : FERRY_ERR_RETRY;
-    if (!s->sha[0] && (rc = load_script(s, err, errlen)) < 0)
-        return FERRY_ERR_RETRY;
-    if (nparts == 512)
-        return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
-                            "redis %s: a batch spans more than 511 partitions", s->cfg->name);
-    for (size_t p = 0; p < nparts; p++) {
-        rc = append_partition(s, batch, rd_kafka_topic_name(first[p]->rkt), first[p]->partition);
-        if (rc < 0) {
-            disconnect(s); /* part of a pipeline may be queued: start afresh */
-            return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: out of memory",
-                                s->cfg->name);
+    if ((rc = read_stored(s, err, errlen)) < 0)
+        return rc;
+
+    size_t queued = 0;
+    s->out.len = 0;
+    if (out_word(&s->out, "MULTI") < 0)
+        goto nomem;
+    for (size_t i = 0; i < batch->n; i++) {
+        const rd_kafka_message_t *m = batch->msgs[i];
+        if (m->offset < part_of(s, m)->stored) { /* applied before */
+            s->replayed += s->cfg->ncommands;
+            continue;
         }
+        int n = append_event(s, batch, i);
+        if (n < 0)
+            goto nomem;
+        queued += (size_t)n;
     }
-    /* the scripts are still in hiredis's buffer: the rejected events go first */
+    if ((rc = append_keys(s, "MSET", true)) < 0)
+        goto nomem;
+    queued += rc ? 1 : 0;
+    if (out_word(&s->out, "EXEC") < 0 || out_flush(s) < 0)
+        goto nomem;
+    /* the transaction is still in hiredis's buffer: the rejected events go first */
     if (batch->before_commit(batch->opaque) < 0) {
         disconnect(s);
         return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
@@ -393,12 +566,10 @@ static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
                             "back",
                             s->cfg->name);
     }
-    for (size_t p = 0; p < nparts && s->rc; p++) {
-        int r = read_reply(s, err, errlen);
-        if (r < 0 && rc == 0)
-            rc = r;
-    }
-    return rc;
+    return read_transaction(s, queued, err, errlen);
+nomem:
+    disconnect(s); /* part of a transaction may be queued: start afresh */
+    return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: out of memory", s->cfg->name);
 }
 
 static int read_offsets(struct ferry_sink *s, rd_kafka_topic_partition_list_t *parts, char *err,
@@ -409,9 +580,10 @@ static int read_offsets(struct ferry_sink *s, rd_kafka_topic_partition_list_t *p
         return rc;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        redisReply *r = roundtrip(
-            s, redisCommand(s->rc, "HGET %s %s:%d", s->offsets_key, p->topic, (int)p->partition),
-            err, errlen);
+        redisReply *r = roundtrip(s,
+                                  redisCommand(s->rc, "GET ferry:offsets:%s:%s:%d", s->group,
+                                               p->topic, (int)p->partition),
+                                  err, errlen);
         if (!r)
             return FERRY_ERR_RETRY;
         if (r->type == REDIS_REPLY_STRING)
@@ -433,19 +605,22 @@ static void redis_close_sink(struct ferry_sink *s)
 {
     if (!s)
         return;
-    if (s->replayed || s->command_errors || s->missing_fields || s->parse_errors)
+    if (s->replayed || s->conflicts || s->command_errors || s->missing_fields || s->parse_errors)
         ferry_info("redis",
                    "%s: %llu commands not applied again (already applied before a retry), "
-                   "%llu failed in Redis, %llu skipped for a missing field, %llu events not "
-                   "parsed (to the dead-letter topic)",
+                   "%llu transactions retried after another writer, %llu failed in Redis, "
+                   "%llu skipped for a missing field, %llu events not parsed (to the "
+                   "dead-letter topic)",
                    s->cfg->name, (unsigned long long)s->replayed,
+                   (unsigned long long)s->conflicts,
                    (unsigned long long)s->command_errors, (unsigned long long)s->missing_fields,
                    (unsigned long long)s->parse_errors);
     disconnect(s);
-    call_release(&s->call);
+    ferry_buf_release(&s->arena);
+    ferry_buf_release(&s->keys);
+    ferry_buf_release(&s->out);
     ferry_parser_destroy(s->parser);
     ferry_fields_release(&s->fields);
-    free(s->offsets_key);
     free(s);
 }
 

@@ -88,3 +88,26 @@ replayed=$(cat "$T_DIR"/*.log | awk '/commands not applied again/ {
   for (i = 1; i < NF; i++) if ($(i + 1) == "commands") s += $i } END { print s + 0 }')
 echo "figures: events=$N applied once each; commands skipped as already applied on a retry: $replayed"
 ok "kill -9 of a worker and a Redis restart mid-stream: every counter exact"
+
+# The stored offsets: one key per partition, each the offset after the partition's last event.
+for p in 0 1 2 3; do
+  hw=$(kcat -Q -b "$FERRY_REAL_KAFKA_BOOTSTRAP" -t "$TOPIC:$p:-1" | awk '{ print $NF }')
+  got=$(r GET "ferry:offsets:$T_ID.activity:$TOPIC:$p")
+  [ "$got" = "$hw" ] || fail "partition $p: stored offset '$got', the partition ends at $hw"
+done
+ok "every partition's stored offset is its end"
+
+# A template Redis would refuse to queue aborts every transaction: refused at start-up.
+refused() { # refused COMMAND-YAML EXPECTED-MESSAGE
+  sed "/^      commands:/,\$d" "$T_DIR/ferry.yaml" >"$T_DIR/bad.yaml"
+  printf '      commands:\n        - %s\n' "$1" >>"$T_DIR/bad.yaml"
+  local out rc=0
+  out=$(timeout 30 "$FERRY_BIN" sink -c "$T_DIR/bad.yaml" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "ferry sink ran with the template $1"
+  grep -qF "$2" <<<"$out" || fail "template $1: expected '$2' in: $out"
+}
+refused '[INCR]' 'INCR takes 2 arguments with its name, the template has 1'
+refused '[HINCRBY, k, f]' 'HINCRBY takes 4 arguments with its name, the template has 3'
+refused '[NOSUCHCMD, k]' 'Redis knows no command NOSUCHCMD'
+refused '[MULTI]' 'MULTI cannot be a command template'
+ok "templates Redis would not queue are refused when the worker starts"
