@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ferry/agent.h"
+#include "ferry/cli.h"
 #include "ferry/config.h"
 #include "ferry/err.h"
 #include "ferry/kafka.h"
@@ -31,6 +32,12 @@ static const char usage_text[] =
     "                       run an in-memory Kafka cluster (librdkafka's mock) until SIGTERM;\n"
     "                       SIGUSR1 takes every broker down, SIGUSR2 brings them back\n"
     "  config reference     print every configuration key as Markdown\n"
+    "  config push -c FILE [--coord URL]\n"
+    "                       validate FILE and store it in etcd or ZooKeeper\n"
+    "  config get|watch [--coord URL | -c FILE]\n"
+    "                       print the stored configuration (watch: again at every change)\n"
+    "  status [--coord URL | -c FILE]\n"
+    "                       members, the leader and its token, per-partition consumer lag\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    configuration file\n"
@@ -306,9 +313,10 @@ int main(int argc, char **argv)
             ferry_config_write_reference(stdout);
             return 0;
         }
-        fprintf(stderr, "usage: ferry config reference\n");
-        return 2;
+        return ferry_cmd_config(argc - 1, argv + 1);
     }
+    if (!strcmp(cmd, "status"))
+        return ferry_cmd_status(argc - 1, argv + 1);
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:l:hV", opts, NULL)) != -1) {
         switch (c) {

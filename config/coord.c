@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/config.h"
 #include "ferry/coord.h"
 #include "ferry/err.h"
 
@@ -127,6 +128,53 @@ const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *bu
     if (at < len)
         snprintf(buf + at, len - at, "%s", o->prefix ? o->prefix : "");
     return buf;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    if (!src)
+        return 0;
+    free(*dst);
+    return (*dst = strdup(src)) ? 0 : FERRY_ERR_NOMEM;
+}
+
+int ferry_coord_resolve(const char *url, const struct ferry_coordination_config *local,
+                        struct ferry_coord_options *o, char *err, size_t errlen)
+{
+    bool have_local = local && local->backend != FERRY_COORD_NONE;
+    int rc;
+
+    if (url) {
+        if ((rc = ferry_coord_url_parse(url, o, err, errlen)) < 0)
+            return rc;
+    } else if (have_local) {
+        memset(o, 0, sizeof(*o));
+        o->backend =
+            local->backend == FERRY_COORD_KIND_ETCD ? FERRY_COORD_ETCD : FERRY_COORD_ZOOKEEPER;
+        for (size_t i = 0; i < local->endpoints.n; i++) {
+            const char *e = local->endpoints.v[i];
+            if (push_endpoint(o, e, strlen(e)) < 0)
+                goto nomem;
+        }
+        if (dup_opt(&o->prefix, local->prefix ? local->prefix : "/ferry") < 0)
+            goto nomem;
+    } else {
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
+                            "no coordination service: give --coord etcd://HOST:PORT/PREFIX (or "
+                            "zk://…), or a coordination section with a backend");
+    }
+    if (have_local) {
+        o->ttl_ms = local->ttl_ms;
+        if (dup_opt(&o->user, local->user) < 0 || dup_opt(&o->password, local->password) < 0 ||
+            dup_opt(&o->ca_file, local->ca_file) < 0 ||
+            dup_opt(&o->cert_file, local->cert_file) < 0 ||
+            dup_opt(&o->key_file, local->key_file) < 0)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    ferry_coord_options_release(o);
+    return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
 }
 
 int ferry_coord_open(const struct ferry_coord_options *o, struct ferry_coord **out, char *err,

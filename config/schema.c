@@ -22,48 +22,7 @@
 #include "ferry/keyer.h"
 #include "ferry/mapping.h"
 
-enum ktype {
-    KT_STRING,
-    KT_INT,
-    KT_BOOL,
-    KT_ENUM,    /* stored as int: index into enums */
-    KT_STRLIST, /* struct ferry_strv; a single scalar is a list of one */
-    KT_KVS,     /* struct ferry_kvs: a mapping of scalars */
-    KT_CMDS,    /* struct ferry_strv * + size_t count: a list of lists of scalars */
-    KT_SECTION, /* a nested mapping whose keys live in the same object (at off) */
-    KT_LIST,    /* an array of sub->size objects + size_t count: a list of mappings */
-    KT_NAMED,   /* like KT_LIST, from a mapping of name -> item; each object's first member is
-                   its name (char *); a scalar item is shorthand for the sub-section's first key */
-};
-
-#define K_REQUIRED 1u
-
-struct section;
-
-struct key {
-    const char *name;
-    enum ktype type;
-    unsigned flags;
-    size_t off;       /* where the value goes, from the object's base */
-    size_t count_off; /* KT_CMDS, KT_LIST: where the element count goes */
-    const char *def;  /* default, written as it would be in YAML; NULL: none */
-    const char *const *enums;
-    const struct section *sub;
-    long min, max; /* KT_INT */
-    const char *doc;
-};
-
-struct ctx {
-    struct ferry_diags *d;
-    struct ferry_config *cfg;
-};
-
-struct section {
-    const char *name;
-    const struct key *keys;
-    size_t size; /* KT_LIST: size of one item */
-    void (*check)(struct ctx *, void *obj, const struct ferry_node *map, const char *path);
-};
+#include "schema.h"
 
 /* ---- enums ---------------------------------------------------------------------------- */
 
@@ -93,8 +52,6 @@ const char *ferry_format_name(enum ferry_format f)
 }
 
 /* ---- section tables ------------------------------------------------------------------- */
-
-#define OFF(type, field) offsetof(type, field)
 
 static void check_kafka(struct ctx *, void *, const struct ferry_node *, const char *);
 static void check_source(struct ctx *, void *, const struct ferry_node *, const char *);
@@ -421,9 +378,24 @@ static const struct key root_keys[] = {
      "file sources (`ferry agent`)"},
     {"sinks", KT_SECTION, 0, 0, 0, NULL, NULL, &sinks_section, 0, 0,
      "consumer-group workers (`ferry sink`)"},
+    {"rollups", KT_LIST, 0, OFF(struct ferry_config, rollups), OFF(struct ferry_config, nrollups),
+     NULL, NULL, &ferry_rollup_section, 0, 0,
+     "summary tables the sinks' leader fills from a mysql worker's table, per closed time "
+     "window (list)"},
+    {"coordination", KT_SECTION, 0, OFF(struct ferry_config, coordination), 0, NULL, NULL,
+     &ferry_coordination_section, 0, 0,
+     "etcd or ZooKeeper: leader election, membership, the configuration overlay"},
     {0},
 };
-static const struct section root_section = {"", root_keys, 0, NULL};
+
+static void check_root(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    (void)obj;
+    (void)path;
+    schema_check_rollups(c, map);
+}
+
+static const struct section root_section = {"", root_keys, 0, check_root};
 
 /* ---- the loader ----------------------------------------------------------------------- */
 
@@ -432,7 +404,7 @@ static void load_map(struct ctx *c, const struct section *s, char *base,
 static void load_named(struct ctx *c, const struct key *k, char *base, const struct ferry_node *n,
                        const char *path);
 
-static void join(char *out, size_t len, const char *path, const char *name)
+void schema_join(char *out, size_t len, const char *path, const char *name)
 {
     snprintf(out, len, "%s%s%s", path, *path ? "." : "", name);
 }
@@ -606,7 +578,7 @@ static void load_value(struct ctx *c, const struct key *k, char *base, const str
         kv->v = calloc(n->n ? n->n : 1, sizeof(*kv->v));
         for (size_t i = 0; i < n->n; i++) {
             char p[256];
-            join(p, sizeof(p), path, n->keys[i]->scalar);
+            schema_join(p, sizeof(p), path, n->keys[i]->scalar);
             if (scalar_text(c, n->items[i], p, "a scalar value") < 0)
                 continue;
             kv->v[kv->n].key = strdup(n->keys[i]->scalar);
@@ -695,7 +667,7 @@ static void load_named(struct ctx *c, const struct key *k, char *base, const str
         char p[256];
         const struct ferry_node *item = n->items[i];
         char *obj = *arr + *count * k->sub->size;
-        join(p, sizeof(p), path, n->keys[i]->scalar);
+        schema_join(p, sizeof(p), path, n->keys[i]->scalar);
         if (item->type == FERRY_NODE_SEQ || (item->type == FERRY_NODE_SCALAR && !item->scalar)) {
             ferry_diags_add(c->d, item->line, item->col,
                             "%s: expected a string or a mapping, got %s", p,
@@ -762,7 +734,7 @@ static void load_map(struct ctx *c, const struct section *s, char *base,
     }
     for (const struct key *k = s->keys; k->name; k++) {
         char p[256];
-        join(p, sizeof(p), path, k->name);
+        schema_join(p, sizeof(p), path, k->name);
         const struct ferry_node *v = ferry_node_get(map, k->name);
         int empty = v && v->type == FERRY_NODE_SCALAR && !v->scalar && k->type == KT_SECTION;
         if (v && !empty) {
@@ -783,7 +755,7 @@ static void load_map(struct ctx *c, const struct section *s, char *base,
 
 /* ---- cross-key checks ----------------------------------------------------------------- */
 
-static void pos_of(const struct ferry_node *map, const char *key, int *line, int *col)
+void schema_pos_of(const struct ferry_node *map, const char *key, int *line, int *col)
 {
     const struct ferry_node *n = ferry_node_get(map, key);
     if (!n)
@@ -793,7 +765,7 @@ static void pos_of(const struct ferry_node *map, const char *key, int *line, int
 }
 
 /* MySQL identifiers we accept: ASCII letters, digits, '_' and '$', not all digits, ≤ 64. */
-static int valid_identifier(const char *s)
+int schema_valid_identifier(const char *s)
 {
     size_t n = strlen(s);
     int digits = 1;
@@ -818,11 +790,11 @@ static void check_kafka(struct ctx *c, void *obj, const struct ferry_node *map, 
         return;
     k->embedded = strcmp(k->brokers, "embedded") == 0;
     if (!k->embedded && ferry_node_get(map, "embedded")) {
-        pos_of(map, "embedded", &line, &col);
+        schema_pos_of(map, "embedded", &line, &col);
         ferry_diags_add(c->d, line, col, "kafka.embedded: applies only with 'brokers: embedded'");
     }
     if (!k->embedded && !*k->brokers) {
-        pos_of(map, "brokers", &line, &col);
+        schema_pos_of(map, "brokers", &line, &col);
         ferry_diags_add(c->d, line, col, "kafka.brokers: must not be empty");
     }
 }
@@ -841,7 +813,7 @@ static void check_pattern(struct ctx *c, const struct ferry_node *ml, const char
     }
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(code, msg, sizeof(msg));
-    pos_of(ml, key, &line, &col);
+    schema_pos_of(ml, key, &line, &col);
     ferry_diags_add(c->d, line, col, "%s.multiline.%s: bad pattern at offset %zu: %s", path, key,
                     (size_t)where, (const char *)msg);
 }
@@ -854,7 +826,7 @@ static void check_multiline(struct ctx *c, struct ferry_source_config *s,
     if (!ml || ml->type != FERRY_NODE_MAP)
         return;
     if (s->ml_start && s->ml_continue) {
-        pos_of(ml, "continue", &line, &col);
+        schema_pos_of(ml, "continue", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.multiline: give 'start' or 'continue', not both",
                         path);
     } else if (!s->ml_start && !s->ml_continue) {
@@ -873,34 +845,34 @@ static void check_source(struct ctx *c, void *obj, const struct ferry_node *map,
     if (s->type == FERRY_SOURCE_TAIL && !ferry_node_get(map, "paths")) {
         ferry_diags_add(c->d, map->line, map->col, "%s: missing required key 'paths'", path);
     } else if (s->type == FERRY_SOURCE_TAIL && s->paths.v && s->paths.n == 0) {
-        pos_of(map, "paths", &line, &col);
+        schema_pos_of(map, "paths", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.paths: needs at least one pattern", path);
     } else if (s->type == FERRY_SOURCE_STDIN && s->paths.v) {
-        pos_of(map, "paths", &line, &col);
+        schema_pos_of(map, "paths", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.paths: does not apply to a stdin source", path);
     }
     check_multiline(c, s, map, path);
     for (size_t i = 0; s->name && c->cfg->sources + i != s; i++) {
         if (c->cfg->sources[i].name && !strcmp(c->cfg->sources[i].name, s->name)) {
-            pos_of(map, "name", &line, &col);
+            schema_pos_of(map, "name", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.name: duplicate source name '%s'", path, s->name);
             break;
         }
     }
     if (s->name && (!*s->name || strchr(s->name, '/'))) {
-        pos_of(map, "name", &line, &col);
+        schema_pos_of(map, "name", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.name: must be non-empty and contain no '/'", path);
     }
 }
 
 /* Resolves `password_env` into `password`; both given is an error. */
-static void resolve_password(struct ctx *c, char **password, const char *env,
+void schema_resolve_password(struct ctx *c, char **password, const char *env,
                              const struct ferry_node *sect, const char *path)
 {
     int line, col;
     if (!env)
         return;
-    pos_of(sect, "password_env", &line, &col);
+    schema_pos_of(sect, "password_env", &line, &col);
     if (*password) {
         ferry_diags_add(c->d, line, col, "%s: give either 'password' or 'password_env', not both",
                         path);
@@ -924,14 +896,14 @@ static void check_mysql(struct ctx *c, void *obj, const struct ferry_node *map, 
         return;
     if ((m->ssl_cert != NULL) != (m->ssl_key != NULL)) {
         const char *given = m->ssl_cert ? "ssl_cert" : "ssl_key";
-        pos_of(map, given, &line, &col);
+        schema_pos_of(map, given, &line, &col);
         ferry_diags_add(c->d, line, col, "%s.%s: needs '%s' too", path, given,
                         m->ssl_cert ? "ssl_key" : "ssl_cert");
     }
     if (!ferry_node_get(map, "ssl_verify_server_cert")) {
         m->ssl_verify_server_cert = m->ssl_ca != NULL;
     } else if (m->ssl_verify_server_cert && !m->ssl_ca) {
-        pos_of(map, "ssl_verify_server_cert", &line, &col);
+        schema_pos_of(map, "ssl_verify_server_cert", &line, &col);
         ferry_diags_add(c->d, line, col,
                         "%s.ssl_verify_server_cert: needs 'ssl_ca', the CA that signed the "
                         "server's certificate",
@@ -953,7 +925,7 @@ static void check_key(struct ctx *c, void *obj, const struct ferry_node *map, co
         if (!ferry_node_get(map, kinds[i]))
             continue;
         if (first) {
-            pos_of(map, kinds[i], &line, &col);
+            schema_pos_of(map, kinds[i], &line, &col);
             ferry_diags_add(c->d, line, col,
                             "%s: give one of json_field, regex and static, not "
                             "both %s and %s",
@@ -966,7 +938,7 @@ static void check_key(struct ctx *c, void *obj, const struct ferry_node *map, co
         ferry_diags_add(c->d, map->line, map->col, "%s: needs one of json_field, regex or static",
                         path);
     if (k->group && !ferry_node_get(map, "regex")) {
-        pos_of(map, "group", &line, &col);
+        schema_pos_of(map, "group", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.group: applies only with regex", path);
     }
     if (!k->regex)
@@ -979,7 +951,7 @@ static void check_key(struct ctx *c, void *obj, const struct ferry_node *map, co
         if (k->group)
             key = "group";
     }
-    pos_of(map, key, &line, &col);
+    schema_pos_of(map, key, &line, &col);
     ferry_diags_add(c->d, line, col, "%s.%s: %s", path, key, e);
 }
 
@@ -994,7 +966,7 @@ static void check_partitioning(struct ctx *c, void *obj, const struct ferry_node
     if (!ferry_node_get(map, "partition"))
         p->partition = -1;
     if (keyed && (!key || (key->type == FERRY_NODE_SCALAR && !key->scalar))) {
-        pos_of(map, "mode", &line, &col);
+        schema_pos_of(map, "mode", &line, &col);
         ferry_diags_add(c->d, line, col,
                         "%s: mode key needs a 'key' section (json_field, regex "
                         "or static)",
@@ -1003,17 +975,17 @@ static void check_partitioning(struct ctx *c, void *obj, const struct ferry_node
     static const char *const keyed_only[] = {"key", "fallback", NULL};
     for (int i = 0; !keyed && keyed_only[i]; i++) {
         if (ferry_node_get(map, keyed_only[i])) {
-            pos_of(map, keyed_only[i], &line, &col);
+            schema_pos_of(map, keyed_only[i], &line, &col);
             ferry_diags_add(c->d, line, col, "%s.%s: applies only with mode: key", path,
                             keyed_only[i]);
         }
     }
     if (explicit && !ferry_node_get(map, "partition")) {
-        pos_of(map, p->mode == FERRY_PARTITION_EXPLICIT ? "mode" : "fallback", &line, &col);
+        schema_pos_of(map, p->mode == FERRY_PARTITION_EXPLICIT ? "mode" : "fallback", &line, &col);
         ferry_diags_add(c->d, line, col, "%s: %s explicit needs 'partition'", path,
                         p->mode == FERRY_PARTITION_EXPLICIT ? "mode" : "fallback");
     } else if (!explicit && ferry_node_get(map, "partition")) {
-        pos_of(map, "partition", &line, &col);
+        schema_pos_of(map, "partition", &line, &col);
         ferry_diags_add(c->d, line, col,
                         "%s.partition: applies only with mode: explicit or fallback: explicit",
                         path);
@@ -1037,16 +1009,16 @@ static void check_column(struct ctx *c, void *obj, const struct ferry_node *map,
                         strcmp(tn->scalar, column_type_names[col->type]) != 0)))
         return;
     if (col->type != FERRY_COLUMN_DATETIME && ferry_node_get(map, "format")) {
-        pos_of(map, "format", &line, &pos);
+        schema_pos_of(map, "format", &line, &pos);
         ferry_diags_add(c->d, line, pos, "%s.format: applies only to type datetime", path);
     }
     if (col->type != FERRY_COLUMN_STRING && ferry_node_get(map, "length")) {
-        pos_of(map, "length", &line, &pos);
+        schema_pos_of(map, "length", &line, &pos);
         ferry_diags_add(c->d, line, pos, "%s.length: applies only to type string", path);
     }
     if (col->def && ferry_value_parse(col->type, ferry_column_time_format(col), col->def,
                                       strlen(col->def), &v, why, sizeof(why)) < 0) {
-        pos_of(map, "default", &line, &pos);
+        schema_pos_of(map, "default", &line, &pos);
         ferry_diags_add(c->d, line, pos, "%s.default: %s", path, why);
     }
 }
@@ -1060,13 +1032,13 @@ static void check_upsert(struct ctx *c, struct ferry_worker_config *w, const str
     int line, col;
     if (w->mode != FERRY_MYSQL_UPSERT) {
         if (kn) {
-            pos_of(map, "key", &line, &col);
+            schema_pos_of(map, "key", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.key: applies only with mode: upsert", path);
         }
         return;
     }
     if (!w->key.v || w->key.n == 0) {
-        pos_of(map, kn ? "key" : "mode", &line, &col);
+        schema_pos_of(map, kn ? "key" : "mode", &line, &col);
         ferry_diags_add(c->d, line, col,
                         "%s: mode upsert needs 'key': the columns of the table's unique key", path);
         return;
@@ -1113,7 +1085,7 @@ static void check_columns(struct ctx *c, const struct ferry_worker_config *w,
         int clash = 0;
         for (int j = 0; fixed[j]; j++)
             clash |= !strcasecmp(name, fixed[j]);
-        if (!valid_identifier(name))
+        if (!schema_valid_identifier(name))
             ferry_diags_add(c->d, kn->line, kn->col,
                             "%s.columns: invalid column name '%s' (letters, digits, '_' and "
                             "'$', at most 64)",
@@ -1165,20 +1137,20 @@ static void check_format_pattern(struct ctx *c, struct ferry_worker_config *w,
         return;
     if (w->format != FERRY_FORMAT_REGEX) {
         if (ferry_node_get(map, "pattern")) {
-            pos_of(map, "pattern", &line, &col);
+            schema_pos_of(map, "pattern", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.pattern: applies only with format: regex", path);
         }
         return;
     }
     if (!w->pattern) {
         if (!ferry_node_get(map, "pattern")) { /* present but refused: already reported */
-            pos_of(map, "format", &line, &col);
+            schema_pos_of(map, "format", &line, &col);
             ferry_diags_add(c->d, line, col, "%s: format regex needs 'pattern'", path);
         }
         return;
     }
     if (ferry_parser_check_pattern(w->pattern, e, sizeof(e)) < 0) {
-        pos_of(map, "pattern", &line, &col);
+        schema_pos_of(map, "pattern", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.%s", path, e);
     }
 }
@@ -1194,13 +1166,13 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
 
     for (size_t i = 0; w->name && c->cfg->workers + i != w; i++) {
         if (c->cfg->workers[i].name && !strcmp(c->cfg->workers[i].name, w->name)) {
-            pos_of(map, "name", &line, &col);
+            schema_pos_of(map, "name", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.name: duplicate worker name '%s'", path, w->name);
             break;
         }
     }
     if (w->topics.v && w->topics.n == 0) {
-        pos_of(map, "topics", &line, &col);
+        schema_pos_of(map, "topics", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.topics: needs at least one topic", path);
     }
     check_format_pattern(c, w, map, path);
@@ -1214,7 +1186,7 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
     const char *const *needed = w->type == FERRY_SINK_MYSQL ? mysql_only : redis_only;
     for (int i = 0; foreign[i]; i++) {
         if (ferry_node_get(map, foreign[i])) {
-            pos_of(map, foreign[i], &line, &col);
+            schema_pos_of(map, foreign[i], &line, &col);
             ferry_diags_add(c->d, line, col, "%s.%s: does not apply to a %s worker", path,
                             foreign[i], tname);
         }
@@ -1226,10 +1198,10 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
     }
     if (w->type == FERRY_SINK_MYSQL) {
         const struct ferry_node *sect = ferry_node_get(map, "mysql");
-        join(p, sizeof(p), path, "mysql");
-        resolve_password(c, &w->mysql.password, w->mysql.password_env, sect, p);
-        if (w->table && !valid_identifier(w->table)) {
-            pos_of(map, "table", &line, &col);
+        schema_join(p, sizeof(p), path, "mysql");
+        schema_resolve_password(c, &w->mysql.password, w->mysql.password_env, sect, p);
+        if (w->table && !schema_valid_identifier(w->table)) {
+            schema_pos_of(map, "table", &line, &col);
             ferry_diags_add(c->d, line, col,
                             "%s.table: invalid identifier '%s' (letters, digits, '_' and '$', "
                             "at most 64)",
@@ -1239,10 +1211,10 @@ static void check_worker(struct ctx *c, void *obj, const struct ferry_node *map,
         check_upsert(c, w, map, path);
     } else {
         const struct ferry_node *sect = ferry_node_get(map, "redis");
-        join(p, sizeof(p), path, "redis");
-        resolve_password(c, &w->redis.password, w->redis.password_env, sect, p);
+        schema_join(p, sizeof(p), path, "redis");
+        schema_resolve_password(c, &w->redis.password, w->redis.password_env, sect, p);
         if (w->redis.user && !w->redis.password && !w->redis.password_env) {
-            pos_of(sect, "user", &line, &col);
+            schema_pos_of(sect, "user", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.user: needs 'password' or 'password_env'", p);
         }
         check_templates(c, ferry_node_get(map, "commands"), path);
@@ -1444,7 +1416,7 @@ static void write_section(FILE *f, const struct section *s, const char *path)
     for (const struct key *k = s->keys; k->name; k++) {
         if (k->type == KT_SECTION || k->type == KT_LIST || k->type == KT_NAMED) {
             char p[256];
-            join(p, sizeof(p), path, k->name);
+            schema_join(p, sizeof(p), path, k->name);
             if (k->type == KT_LIST)
                 strncat(p, "[]", sizeof(p) - strlen(p) - 1);
             if (k->type == KT_NAMED)

@@ -228,6 +228,58 @@ struct ferry_worker_config {
     size_t ncommands;
 };
 
+/* coordination: where the configuration overlay, the leader election and the member list live. */
+enum ferry_coord_kind { FERRY_COORD_NONE, FERRY_COORD_KIND_ETCD, FERRY_COORD_KIND_ZOOKEEPER };
+
+struct ferry_coordination_config {
+    enum ferry_coord_kind backend;
+    struct ferry_strv endpoints; /* host:port */
+    char *prefix;                /* "/ferry": absolute, no trailing '/' (validated) */
+    long ttl_ms;                 /* etcd lease TTL / ZooKeeper session timeout */
+    char *user;
+    char *password; /* from `password`, or from the variable named by `password_env` */
+    char *password_env;
+    char *ca_file, *cert_file, *key_file; /* etcd over TLS */
+};
+
+/* rollups[].measures: one column of a summary table. */
+enum ferry_measure_fn {
+    FERRY_MEASURE_COUNT,          /* COUNT(*) */
+    FERRY_MEASURE_COUNT_DISTINCT, /* COUNT(DISTINCT column) */
+    FERRY_MEASURE_SUM,
+    FERRY_MEASURE_MIN,
+    FERRY_MEASURE_MAX,
+    FERRY_MEASURE_AVG,
+};
+
+struct ferry_measure_config {
+    char *name; /* the summary table's column */
+    enum ferry_measure_fn fn;
+    char *column; /* a column of the raw table; NULL for count (validated) */
+};
+
+enum ferry_rollup_window { FERRY_WINDOW_MINUTE, FERRY_WINDOW_HOUR, FERRY_WINDOW_DAY };
+
+/* A summary table the sinks' leader fills from a mysql worker's table, one row per closed time
+ * window and group. Validated: `worker` names a mysql worker; time_column is one of its
+ * datetime columns; group_by and every measure's column are columns of its table (its own
+ * `columns`, or kafka_topic / kafka_partition); every name is a valid identifier. */
+struct ferry_rollup_config {
+    char *name;
+    char *worker;      /* the mysql worker whose connection and table are used */
+    char *table;       /* the summary table */
+    char *time_column; /* the raw table's datetime column that places a row in a window */
+    enum ferry_rollup_window window;
+    struct ferry_strv group_by;
+    struct ferry_measure_config *measures; /* in the order written */
+    size_t nmeasures;
+    long interval_ms; /* how often the leader looks for newly closed windows */
+    long lateness_ms; /* a window is closed this long after its end */
+    bool create_table;
+    const struct ferry_worker_config *source; /* the worker named by `worker` (set by the
+                                                 validator) */
+};
+
 struct ferry_config {
     char *path; /* the file loaded, or the name given to ferry_config_parse */
     struct ferry_kafka_config kafka;
@@ -240,6 +292,9 @@ struct ferry_config {
     char *dead_letter_topic;
     struct ferry_worker_config *workers;
     size_t nworkers;
+    struct ferry_rollup_config *rollups;
+    size_t nrollups;
+    struct ferry_coordination_config coordination;
 };
 
 /* Reads, parses and validates the file at `path`. On success *out owns a new config and 0 is

@@ -49,6 +49,14 @@ void ferry_coord_options_release(struct ferry_coord_options *o);
 /* "etcd://127.0.0.1:2379/ferry/prod": the URL that names these options, in buf. */
 const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *buf, size_t len);
 
+struct ferry_coordination_config;
+/* The options of a process: from `url` (--coord) when given, else from the configuration's
+ * coordination section; with both, the section still supplies ttl_ms, the credentials and the
+ * TLS files (the URL names the service and the prefix). `local` may be NULL. Fails with
+ * FERRY_ERR_INVALID when neither names a backend. Release with ferry_coord_options_release. */
+int ferry_coord_resolve(const char *url, const struct ferry_coordination_config *local,
+                        struct ferry_coord_options *o, char *err, size_t errlen);
+
 struct ferry_coord;
 
 /* Connects and opens the session (grants the lease). Fails with FERRY_ERR_RETRY when no

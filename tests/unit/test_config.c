@@ -1381,10 +1381,136 @@ static void load_from_file(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- coordination and rollups ----------------------------------------------------------- */
+
+#define ROLLUP_WORKERS                                                                             \
+    "kafka: {brokers: embedded}\n"                                                                 \
+    "sinks:\n"                                                                                     \
+    "  workers:\n"                                                                                 \
+    "    - name: events\n"                                                                         \
+    "      type: mysql\n"                                                                          \
+    "      topics: [web]\n"                                                                        \
+    "      mysql: {user: u, database: d}\n"                                                        \
+    "      table: events\n"                                                                        \
+    "      columns: {ts: {type: datetime}, url: url, user_id: user_id, bytes: {type: int}}\n"      \
+    "    - name: counts\n"                                                                         \
+    "      type: redis\n"                                                                          \
+    "      topics: [web]\n"                                                                        \
+    "      redis: {}\n"                                                                            \
+    "      commands: [[INCR, n]]\n"
+
+static void rollups_and_coordination_load(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg =
+        parse_ok(ROLLUP_WORKERS
+                 "rollups:\n"
+                 "  - name: pv\n"
+                 "    worker: events\n"
+                 "    table: pageviews\n"
+                 "    time_column: ts\n"
+                 "    window: hour\n"
+                 "    group_by: [url, kafka_topic]\n"
+                 "    measures: {views: count, users: {fn: count_distinct, column: user_id},\n"
+                 "               bytes: {fn: sum, column: bytes}}\n"
+                 "coordination:\n"
+                 "  backend: zookeeper\n"
+                 "  endpoints: [127.0.0.1:2181, 'zk2:2181']\n"
+                 "  prefix: /ferry/prod\n"
+                 "  ttl_ms: 4000\n");
+    assert_int_equal(cfg->nrollups, 1);
+    const struct ferry_rollup_config *r = &cfg->rollups[0];
+    assert_string_equal(r->name, "pv");
+    assert_ptr_equal(r->source, &cfg->workers[0]);
+    assert_string_equal(r->time_column, "ts");
+    assert_int_equal(r->window, FERRY_WINDOW_HOUR);
+    assert_int_equal(r->group_by.n, 2);
+    assert_int_equal(r->nmeasures, 3);
+    assert_string_equal(r->measures[0].name, "views");
+    assert_int_equal(r->measures[0].fn, FERRY_MEASURE_COUNT);
+    assert_null(r->measures[0].column);
+    assert_int_equal(r->measures[1].fn, FERRY_MEASURE_COUNT_DISTINCT);
+    assert_string_equal(r->measures[1].column, "user_id");
+    assert_int_equal(r->interval_ms, 10000);
+    assert_int_equal(r->lateness_ms, 60000);
+    assert_true(r->create_table);
+    assert_int_equal(cfg->coordination.backend, FERRY_COORD_KIND_ZOOKEEPER);
+    assert_int_equal(cfg->coordination.endpoints.n, 2);
+    assert_string_equal(cfg->coordination.endpoints.v[1], "zk2:2181");
+    assert_string_equal(cfg->coordination.prefix, "/ferry/prod");
+    assert_int_equal(cfg->coordination.ttl_ms, 4000);
+    ferry_config_destroy(cfg);
+
+    cfg = parse_ok(ROLLUP_WORKERS);
+    assert_int_equal(cfg->nrollups, 0);
+    assert_int_equal(cfg->coordination.backend, FERRY_COORD_NONE);
+    assert_string_equal(cfg->coordination.prefix, "/ferry");
+    ferry_config_destroy(cfg);
+}
+
+static void bad_rollups(void **state)
+{
+    (void)state;
+    expect_diags(ROLLUP_WORKERS "rollups:\n"
+                                "  - name: a\n"
+                                "    worker: counts\n"
+                                "    table: t1\n"
+                                "    measures: {n: count}\n"
+                                "  - name: b\n"
+                                "    worker: events\n"
+                                "    table: events\n"
+                                "    time_column: url\n"
+                                "    group_by: [nope, url]\n"
+                                "    measures: {url: count, s: sum, m: {fn: max, column: url}}\n"
+                                "  - name: b\n"
+                                "    worker: events\n"
+                                "    table: ferry_fence\n"
+                                "    measures: {}\n",
+                 NAME
+                 ":17:13: rollups[0].worker: 'counts' is not a mysql worker of sinks.workers\n" NAME
+                 ":22:12: rollups[1].table: 'events' is the worker's own table\n" NAME
+                 ":23:18: rollups[1].time_column: 'url' is not a datetime column of the table of "
+                 "worker 'events'\n" NAME
+                 ":24:15: rollups[1].group_by: 'nope' is not a column of the table of worker "
+                 "'events' that can be grouped by\n" NAME
+                 ":25:15: rollups[1].measures: 'url' is already a column of the summary\n" NAME
+                 ":25:15: rollups[1].measures.m: 'url' is not a column of the table of worker "
+                 "'events' that max applies to\n" NAME
+                 ":25:31: rollups[1].measures.s: sum needs 'column'\n" NAME
+                 ":26:11: rollups[2].name: duplicate rollup name 'b'\n" NAME
+                 ":28:12: rollups[2].table: 'ferry_fence' is one of ferry's own tables\n" NAME
+                 ":29:15: rollups[2].measures: needs at least one measure\n");
+}
+
+static void bad_coordination(void **state)
+{
+    (void)state;
+    expect_diags(
+        "kafka: {brokers: embedded}\n"
+        "coordination:\n"
+        "  backend: consul\n",
+        NAME ":3:12: coordination.backend: invalid value 'consul' (expected one of: none, etcd, "
+             "zookeeper)\n");
+    expect_diags("kafka: {brokers: embedded}\n"
+                 "coordination:\n"
+                 "  backend: etcd\n"
+                 "  endpoints: [localhost, 'h:99999']\n"
+                 "  prefix: /a//b\n"
+                 "  user: root\n",
+                 NAME ":4:14: coordination.endpoints: 'localhost' is not host:port\n" NAME
+                      ":4:14: coordination.endpoints: 'h:99999' is not host:port\n" NAME
+                      ":5:11: coordination.prefix: '/a//b' is not a path such as /ferry/prod "
+                      "(absolute, no trailing '/')\n" NAME
+                      ":6:9: coordination.user: needs 'password' or 'password_env'\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diags_format_and_sort),
+        cmocka_unit_test(rollups_and_coordination_load),
+        cmocka_unit_test(bad_rollups),
+        cmocka_unit_test(bad_coordination),
         cmocka_unit_test(unknown_key_with_hint),
         cmocka_unit_test(unknown_key_without_hint),
         cmocka_unit_test(unknown_key_in_nested_section),
