@@ -2,7 +2,6 @@
  * 0 success, 1 runtime failure, 2 usage or configuration error. */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,9 +15,8 @@
 #include "ferry/err.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
+#include "ferry/runtime.h"
 #include "ferry/version.h"
-
-static volatile sig_atomic_t stop_flag;
 
 static const char usage_text[] =
     "usage: ferry [--version] [--help] COMMAND [OPTIONS]\n"
@@ -27,6 +25,9 @@ static const char usage_text[] =
     "  agent -c FILE        tail the configured sources and produce every line to Kafka\n"
     "  sink -c FILE         run the configured sink workers (Kafka -> MySQL / Redis)\n"
     "  run -c FILE          agent and sinks in one process (single node, demos)\n"
+    "                       agent, sink and run take --coord URL (etcd://HOST:PORT/PREFIX or\n"
+    "                       zk://HOST:PORT/PREFIX) to load the configuration from there and\n"
+    "                       follow its changes; SIGHUP reloads the configuration\n"
     "  check -c FILE        validate FILE; print 'ok' or every error as file:line:column\n"
     "  mock-kafka --brokers N --topic NAME:PARTITIONS [--topic ...] [--bootstrap-file F]\n"
     "                       run an in-memory Kafka cluster (librdkafka's mock) until SIGTERM;\n"
@@ -41,6 +42,7 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  -c, --config FILE    configuration file\n"
+    "      --coord URL      the coordination service and prefix\n"
     "  -l, --log-level L    error, warn, info (default) or debug\n";
 
 static int usage(FILE *f, int code)
@@ -62,123 +64,6 @@ static int load_config(const char *path, struct ferry_config **cfg)
     if (rc < 0 && d.n == 0)
         fprintf(stderr, "%s: %s\n", path, ferry_strerror(rc));
     ferry_diags_release(&d);
-    return rc;
-}
-
-/* ---- threads -------------------------------------------------------------------------- */
-
-struct job {
-    pthread_t tid;
-    struct ferry_agent *agent;
-    struct ferry_worker *worker;
-    int rc;
-    char err[512];
-};
-
-static void *job_main(void *arg)
-{
-    struct job *j = arg;
-    if (j->agent)
-        j->rc = ferry_agent_run(j->agent, &stop_flag, j->err, sizeof(j->err));
-    else
-        j->rc = ferry_worker_run(j->worker, &stop_flag, j->err, sizeof(j->err));
-    if (j->rc < 0)
-        ferry_error("ferry", "%s", j->err);
-    stop_flag = 1; /* one part failing stops the process */
-    return NULL;
-}
-
-/* Waits for SIGINT/SIGTERM (blocked in every thread) or for a job to end by itself. */
-static void wait_for_stop(const sigset_t *set)
-{
-    struct timespec tick = {0, 200 * 1000 * 1000};
-    while (!stop_flag) {
-        int sig = sigtimedwait(set, NULL, &tick);
-        if (sig > 0) {
-            ferry_info("ferry", "signal %d: stopping", sig);
-            stop_flag = 1;
-        }
-    }
-}
-
-static int serve(const char *path, int want_agent, int want_sink)
-{
-    struct ferry_config *cfg = NULL;
-    struct ferry_mock *mock = NULL;
-    struct job *jobs = NULL;
-    size_t njobs = 0;
-    char err[1024];
-    int rc = 1;
-    sigset_t set;
-
-    if (load_config(path, &cfg) < 0)
-        return 2;
-    if (want_agent && cfg->nsources == 0) {
-        fprintf(stderr, "%s: agent.sources: no source configured\n", path);
-        goto out_cfg;
-    }
-    if (want_sink && cfg->nworkers == 0) {
-        fprintf(stderr, "%s: sinks.workers: no worker configured\n", path);
-        goto out_cfg;
-    }
-    const char *bootstrap = cfg->kafka.brokers;
-    if (cfg->kafka.embedded) {
-        if (!(want_agent && want_sink))
-            ferry_warn("ferry", "kafka.brokers is 'embedded': the cluster lives in this process "
-                                "only; use 'ferry run' or a real cluster");
-        mock = ferry_mock_for_config(cfg, err, sizeof(err));
-        if (!mock) {
-            fprintf(stderr, "ferry: %s\n", err);
-            goto out_cfg;
-        }
-        bootstrap = ferry_mock_bootstraps(mock);
-    }
-
-    if (want_agent && !want_sink) {
-        /* The agent's thread allocates every message and librdkafka's threads free them:
-         * with one arena per thread, glibc spends a fifth of the agent's time moving memory
-         * between arenas (tests/bench/agent.sh). One arena for the agent's few threads. */
-        mallopt(M_ARENA_MAX, 1);
-    }
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads created below inherit the mask */
-
-    jobs = calloc(cfg->nworkers + 1, sizeof(*jobs));
-    if (want_agent) {
-        if (ferry_agent_new(&jobs[njobs].agent, cfg, bootstrap, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ferry: %s\n", err);
-            goto out;
-        }
-        njobs++;
-    }
-    for (size_t i = 0; want_sink && i < cfg->nworkers; i++) {
-        if (ferry_worker_new(&jobs[njobs].worker, cfg, &cfg->workers[i], bootstrap, err,
-                             sizeof(err)) < 0) {
-            fprintf(stderr, "ferry: %s\n", err);
-            goto out;
-        }
-        njobs++;
-    }
-    for (size_t i = 0; i < njobs; i++)
-        pthread_create(&jobs[i].tid, NULL, job_main, &jobs[i]);
-    wait_for_stop(&set);
-    rc = 0;
-    for (size_t i = 0; i < njobs; i++) {
-        pthread_join(jobs[i].tid, NULL);
-        if (jobs[i].rc < 0)
-            rc = 1;
-    }
-out:
-    for (size_t i = 0; jobs && i < cfg->nworkers + 1; i++) {
-        ferry_agent_destroy(jobs[i].agent);
-        ferry_worker_destroy(jobs[i].worker);
-    }
-    free(jobs);
-    ferry_mock_destroy(mock);
-out_cfg:
-    ferry_config_destroy(cfg);
     return rc;
 }
 
@@ -289,12 +174,13 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"coord", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {0},
     };
-    const char *cmd, *config = NULL;
+    const char *cmd, *config = NULL, *coord = NULL;
     int c;
 
     if (argc < 2)
@@ -323,6 +209,9 @@ int main(int argc, char **argv)
         case 'c':
             config = optarg;
             break;
+        case 'C':
+            coord = optarg;
+            break;
         case 'l': {
             enum ferry_log_level l;
             if (ferry_log_parse_level(optarg, &l) < 0) {
@@ -342,18 +231,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!config) {
-        fprintf(stderr, "ferry %s: -c FILE is required\n", cmd);
+    bool serving = !strcmp(cmd, "agent") || !strcmp(cmd, "sink") || !strcmp(cmd, "run");
+    if (!config && !(coord && serving)) {
+        fprintf(stderr, "ferry %s: -c FILE is required%s\n", cmd,
+                serving ? " (or --coord URL)" : "");
         return 2;
     }
     if (!strcmp(cmd, "check"))
         return cmd_check(config);
-    if (!strcmp(cmd, "agent"))
-        return serve(config, 1, 0);
-    if (!strcmp(cmd, "sink"))
-        return serve(config, 0, 1);
-    if (!strcmp(cmd, "run"))
-        return serve(config, 1, 1);
+    if (serving) {
+        struct ferry_serve_options so = {
+            .config_file = config,
+            .coord_url = coord,
+            .agent = strcmp(cmd, "sink") != 0,
+            .sink = strcmp(cmd, "agent") != 0,
+        };
+        return ferry_serve(&so);
+    }
     fprintf(stderr, "ferry: unknown command '%s'\n", cmd);
     return usage(stderr, 2);
 }

@@ -325,7 +325,8 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
 {
     (void)err;
     (void)errlen;
-    ferry_info("worker", "%s: %s worker in group %s", wk->w->name, wk->ops->type, wk->group);
+    ferry_info("worker", "%s: %s worker in group %s, batches of up to %ld events or %ld ms",
+               wk->w->name, wk->ops->type, wk->group, wk->w->batch_max_rows, wk->w->batch_max_ms);
     while (!*stop) {
         int timeout = 100;
         if (wk->n) {

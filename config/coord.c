@@ -39,8 +39,7 @@ static bool endpoint_ok(const char *s, size_t n)
     return port > 0;
 }
 
-int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err,
-                          size_t errlen)
+int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err, size_t errlen)
 {
     static const struct {
         const char *scheme;
@@ -72,8 +71,8 @@ int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *
         const char *end = comma ? comma : hosts_end;
         if (!endpoint_ok(p, (size_t)(end - p))) {
             ferry_coord_options_release(o);
-            return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
-                                "%s: '%.*s' is not host:port", url, (int)(end - p), p);
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "%s: '%.*s' is not host:port", url,
+                                (int)(end - p), p);
         }
         if (push_endpoint(o, p, (size_t)(end - p)) < 0) {
             ferry_coord_options_release(o);
@@ -163,8 +162,8 @@ int ferry_coord_resolve(const char *url, const struct ferry_coordination_config 
                             "no coordination service: give --coord etcd://HOST:PORT/PREFIX (or "
                             "zk://…), or a coordination section with a backend");
     }
-    if (have_local) {
-        o->ttl_ms = local->ttl_ms;
+    if (local && (have_local || url)) {
+        o->ttl_ms = local->ttl_ms ? local->ttl_ms : o->ttl_ms;
         if (dup_opt(&o->user, local->user) < 0 || dup_opt(&o->password, local->password) < 0 ||
             dup_opt(&o->ca_file, local->ca_file) < 0 ||
             dup_opt(&o->cert_file, local->cert_file) < 0 ||

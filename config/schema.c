@@ -1290,6 +1290,125 @@ void ferry_config_destroy(struct ferry_config *cfg)
     free(cfg);
 }
 
+/* ---- comparing ---------------------------------------------------------------------- */
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_strv(const struct ferry_strv *a, const struct ferry_strv *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (!same_str(a->v[i], b->v[i]))
+            return false;
+    return true;
+}
+
+/* Two objects of section s hold the same settings, by the same key tables that loaded them. */
+static bool same_obj(const struct section *s, const char *a, const char *b, const char *skip)
+{
+    for (const struct key *k = s->keys; k->name; k++) {
+        const void *fa = a + k->off, *fb = b + k->off;
+        if (skip && !strcmp(k->name, skip))
+            continue;
+        switch (k->type) {
+        case KT_STRING:
+            if (!same_str(*(char *const *)fa, *(char *const *)fb))
+                return false;
+            break;
+        case KT_INT:
+            if (*(const long *)fa != *(const long *)fb)
+                return false;
+            break;
+        case KT_BOOL:
+            if (*(const bool *)fa != *(const bool *)fb)
+                return false;
+            break;
+        case KT_ENUM:
+            if (*(const int *)fa != *(const int *)fb)
+                return false;
+            break;
+        case KT_STRLIST:
+            if (!same_strv(fa, fb))
+                return false;
+            break;
+        case KT_KVS: {
+            const struct ferry_kvs *ka = fa, *kb = fb;
+            if (ka->n != kb->n)
+                return false;
+            for (size_t i = 0; i < ka->n; i++)
+                if (!same_str(ka->v[i].key, kb->v[i].key) ||
+                    !same_str(ka->v[i].value, kb->v[i].value))
+                    return false;
+            break;
+        }
+        case KT_CMDS: {
+            size_t na = *(const size_t *)(a + k->count_off),
+                   nb = *(const size_t *)(b + k->count_off);
+            const struct ferry_strv *ca = *(struct ferry_strv *const *)fa,
+                                    *cb = *(struct ferry_strv *const *)fb;
+            if (na != nb)
+                return false;
+            for (size_t i = 0; i < na; i++)
+                if (!same_strv(&ca[i], &cb[i]))
+                    return false;
+            break;
+        }
+        case KT_SECTION:
+            if (!same_obj(k->sub, fa, fb, NULL))
+                return false;
+            break;
+        case KT_LIST:
+        case KT_NAMED: {
+            size_t na = *(const size_t *)(a + k->count_off),
+                   nb = *(const size_t *)(b + k->count_off);
+            const char *la = *(char *const *)fa, *lb = *(char *const *)fb;
+            if (na != nb)
+                return false;
+            for (size_t i = 0; i < na; i++) {
+                const char *ia = la + i * k->sub->size, *ib = lb + i * k->sub->size;
+                if (k->type == KT_NAMED && !same_str(*(char *const *)ia, *(char *const *)ib))
+                    return false;
+                if (!same_obj(k->sub, ia, ib, NULL))
+                    return false;
+            }
+            break;
+        }
+        }
+    }
+    return true;
+}
+
+bool ferry_config_same_kafka(const struct ferry_config *a, const struct ferry_config *b)
+{
+    return same_obj(&kafka_section, (const char *)&a->kafka, (const char *)&b->kafka, NULL);
+}
+
+bool ferry_config_same_agent(const struct ferry_config *a, const struct ferry_config *b)
+{
+    return same_obj(&agent_section, (const char *)a, (const char *)b, NULL);
+}
+
+bool ferry_config_same_sinks(const struct ferry_config *a, const struct ferry_config *b)
+{
+    return same_obj(&sinks_section, (const char *)a, (const char *)b, "workers");
+}
+
+bool ferry_config_same_worker(const struct ferry_worker_config *a,
+                              const struct ferry_worker_config *b)
+{
+    return same_obj(&worker_section, (const char *)a, (const char *)b, NULL);
+}
+
+bool ferry_config_same_coordination(const struct ferry_config *a, const struct ferry_config *b)
+{
+    return same_obj(&ferry_coordination_section, (const char *)&a->coordination,
+                    (const char *)&b->coordination, NULL);
+}
+
 /* ---- entry points --------------------------------------------------------------------- */
 
 int ferry_config_parse(const char *name, const char *text, size_t len, struct ferry_config **out,
@@ -1327,14 +1446,13 @@ int ferry_config_parse(const char *name, const char *text, size_t len, struct fe
     return 0;
 }
 
-int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_diags *d)
+/* Reads the file at path (at most 16 MiB) into *buf (malloc'd); diagnostics in d. */
+static int read_file(const char *path, char **out, size_t *outlen, struct ferry_diags *d)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    int rc;
 
-    *out = NULL;
     if (!f) {
         ferry_diags_add(d, 0, 0, "cannot open: %s", strerror(errno));
         return FERRY_ERR_IO;
@@ -1368,9 +1486,62 @@ int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_
         free(buf);
         return FERRY_ERR_IO;
     }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_diags *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    *out = NULL;
+    int rc = read_file(path, &buf, &len, d);
+    if (rc < 0)
+        return rc;
     rc = ferry_config_parse(path, buf, len, out, d);
     free(buf);
     return rc;
+}
+
+int ferry_config_load_coordination(const char *path, struct ferry_config **out,
+                                   struct ferry_diags *d)
+{
+    char *buf = NULL;
+    size_t len = 0, before = d->n;
+    *out = NULL;
+    int rc = read_file(path, &buf, &len, d);
+    if (rc < 0)
+        return rc;
+    struct ferry_node *root = ferry_yaml_parse(buf, len, d);
+    free(buf);
+    if (!root)
+        return FERRY_ERR_INVALID;
+    struct ferry_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        ferry_node_free(root);
+        return FERRY_ERR_NOMEM;
+    }
+    struct ctx c = {.d = d, .cfg = cfg};
+    const struct ferry_node *sect =
+        root->type == FERRY_NODE_MAP ? ferry_node_get(root, "coordination") : NULL;
+    if (root->type != FERRY_NODE_MAP)
+        ferry_diags_add(d, root->line, root->col, "the document must be a mapping, got %s",
+                        ferry_node_type_name(root));
+    else if (sect && sect->type != FERRY_NODE_MAP)
+        ferry_diags_add(d, sect->line, sect->col, "coordination: expected a mapping, got %s",
+                        ferry_node_type_name(sect));
+    else
+        load_map(&c, &ferry_coordination_section, (char *)&cfg->coordination, sect, "coordination");
+    ferry_node_free(root);
+    ferry_diags_sort(d, before);
+    if (d->n > before) {
+        ferry_config_destroy(cfg);
+        return FERRY_ERR_INVALID;
+    }
+    cfg->path = strdup(path);
+    *out = cfg;
+    return 0;
 }
 
 /* ---- reference ------------------------------------------------------------------------ */

@@ -508,10 +508,20 @@ int ferry_fields_is_meta(const char *name, size_t name_len)
     return meta(&none, name, name_len, &v, &len) != 1;
 }
 
+/* ts, minute, hour and day: the event's own field of that name, when it has one, comes first
+ * (a JSON event's "ts" is its time); the record's metadata (raw, topic, partition, offset,
+ * kafka_timestamp, header.NAME) always wins. */
+static bool event_first(const char *name, size_t n)
+{
+    return (n == 2 && !memcmp(name, "ts", 2)) || (n == 6 && !memcmp(name, "minute", 6)) ||
+           (n == 4 && !memcmp(name, "hour", 4)) || (n == 3 && !memcmp(name, "day", 3));
+}
+
 int ferry_fields_get(const struct ferry_fields *f, const char *name, size_t name_len,
                      const char **val, size_t *len)
 {
-    int m = meta(f, name, name_len, val, len);
+    bool late = event_first(name, name_len);
+    int m = late ? 1 : meta(f, name, name_len, val, len);
     if (m <= 0)
         return m;
     for (size_t i = 0; i < f->n; i++) {
@@ -522,7 +532,7 @@ int ferry_fields_get(const struct ferry_fields *f, const char *name, size_t name
             return 0;
         }
     }
-    return -1;
+    return late && meta(f, name, name_len, val, len) == 0 ? 0 : -1;
 }
 
 /* Walks tpl; for each literal run calls lit, for each {name} calls field. */

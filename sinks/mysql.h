@@ -74,6 +74,23 @@ struct ferry_sink {
     uint64_t parse_errors, rejected, fallbacks;
 };
 
+/* ferry_mysql_connect's flags */
+#define FERRY_MYSQL_LOCAL_INFILE 1u /* allow LOAD DATA LOCAL (only with an infile handler set) */
+
+/* Opens a connection with ferry's session: 5 s connect and 60 s read/write timeouts, utf8mb4,
+ * TLS when m has ssl_ca, ssl_cert or ssl_key, autocommit off, time_zone '+00:00' (DATETIME
+ * values are UTC) and sql_mode STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION. `who` (a worker's or
+ * a rollup's name) goes into messages. 0 with *out (the caller's; mysql_close), else *out is
+ * NULL and: FERRY_ERR_RETRY when the server could not be reached, went away or is busy (too
+ * many connections); FERRY_ERR_FATAL when it refused for good (access denied, no such
+ * database, TLS failed); FERRY_ERR_NOMEM. Any thread; the connection belongs to the caller's. */
+int ferry_mysql_connect(const struct ferry_mysql_config *m, const char *who, unsigned int flags,
+                        MYSQL **out, char *err, size_t errlen);
+/* The error of the last call on db (or on st when not NULL) as "mysql <who>: <what>: …" in err:
+ * FERRY_ERR_RETRY for lost connections, deadlocks and timeouts, else FERRY_ERR_FATAL. After
+ * RETRY the connection is not to be used again (close it). */
+int ferry_mysql_db_error(MYSQL *db, MYSQL_STMT *st, const char *who, const char *what, char *err,
+                         size_t errlen);
 /* 1 when a statement failed for its data (a value that does not fit its column, text that is
  * not valid in the column's character set, a failed CHECK, …): rejecting rows helps. */
 int ferry_mysql_row_error(unsigned int e);

@@ -306,7 +306,22 @@ int ferry_config_load(const char *path, struct ferry_config **out, struct ferry_
  * the name given to ferry_diags_init. */
 int ferry_config_parse(const char *name, const char *text, size_t len, struct ferry_config **out,
                        struct ferry_diags *d);
+/* Reads only the coordination section of the file at path (a process that loads its
+ * configuration from the coordination service takes that section from a local file); every
+ * other key is ignored, and nothing else is required. */
+int ferry_config_load_coordination(const char *path, struct ferry_config **out,
+                                   struct ferry_diags *d);
 void ferry_config_destroy(struct ferry_config *cfg);
+
+/* Whether two configurations hold the same settings: in kafka; in agent (its sources,
+ * state_dir, …); in sinks apart from its workers (group, dead_letter_topic); in one worker;
+ * in coordination. A reload restarts what differs and nothing else. */
+bool ferry_config_same_kafka(const struct ferry_config *a, const struct ferry_config *b);
+bool ferry_config_same_agent(const struct ferry_config *a, const struct ferry_config *b);
+bool ferry_config_same_sinks(const struct ferry_config *a, const struct ferry_config *b);
+bool ferry_config_same_worker(const struct ferry_worker_config *a,
+                              const struct ferry_worker_config *b);
+bool ferry_config_same_coordination(const struct ferry_config *a, const struct ferry_config *b);
 
 /* Writes the key reference (every key, its type, default and meaning) as Markdown. */
 void ferry_config_write_reference(FILE *f);

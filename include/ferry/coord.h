@@ -52,7 +52,7 @@ const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *bu
 struct ferry_coordination_config;
 /* The options of a process: from `url` (--coord) when given, else from the configuration's
  * coordination section; with both, the section still supplies ttl_ms, the credentials and the
- * TLS files (the URL names the service and the prefix). `local` may be NULL. Fails with
+ * TLS files (the URL names the service and the prefix; the section's backend may be absent). `local` may be NULL. Fails with
  * FERRY_ERR_INVALID when neither names a backend. Release with ferry_coord_options_release. */
 int ferry_coord_resolve(const char *url, const struct ferry_coordination_config *local,
                         struct ferry_coord_options *o, char *err, size_t errlen);

@@ -28,6 +28,8 @@
 #   FERRY_MYSQL_PASSWORD   password of the 'ferry' user (default ferry-test-pw)
 #   FERRY_MYSQL_KEEP_DATA=1  mariadb starts on the data directory of its last run, if any
 #                          (restart tests), instead of a fresh one
+#   FERRY_ETCD_KEEP_DATA=1   etcd starts on the data directory of its last run, if any
+#                          (ZooKeeper always does)
 #   FERRY_MYSQL_ARGS       more mariadbd options, after the defaults (a later one wins), e.g.
 #                          "--innodb-flush-log-at-trx-commit=1" for benchmarks
 #   FERRY_REDIS_PORT       fixed port for redis
@@ -703,7 +705,7 @@ zk_cmd() {
     local d
     d=$(comp_dir zookeeper)
     cat > "$d/zoo.cfg" <<EOF
-tickTime=2000
+tickTime=500
 dataDir=$d/data
 clientPort=${PORTS[0]}
 clientPortAddress=127.0.0.1
@@ -747,7 +749,8 @@ etcd_cmd() {
     d=$(comp_dir etcd)
     c=${PORTS[0]}
     p=${PORTS[1]}
-    rm -rf "$d/data"
+    # a restart test keeps the data: etcd's revisions (ferry's fencing tokens) go on rising
+    [[ ${FERRY_ETCD_KEEP_DATA:-} == 1 && -d $d/data/member ]] || rm -rf "$d/data"
     CMD=(etcd --name ferry-test --data-dir "$d/data"
         --listen-client-urls "http://127.0.0.1:$c"
         --advertise-client-urls "http://127.0.0.1:$c"

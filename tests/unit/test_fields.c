@@ -543,6 +543,7 @@ static void json_fields_replaced_by_next_event(void **state)
     field_absent(&x->f, "b");
 }
 
+/* The record's metadata wins over event fields of the same name; time fields do not. */
 static void json_metadata_wins(void **state)
 {
     struct fx *x = *state;
@@ -555,6 +556,11 @@ static void json_metadata_wins(void **state)
     field_is(&x->f, "raw", doc);
     field_is(&x->f, "partition", "7");
     field_is(&x->f, "offset", "123456789012");
+    /* the event's own time fields come first: a JSON "ts" is the event's time */
+    field_is(&x->f, "day", "fake");
+    field_is(&x->f, "ts", "1");
+    /* without them, the metadata of the same names */
+    assert_int_equal(parse(x, "{\"a\": 1}", 86400000), 0);
     field_is(&x->f, "day", "1970-01-02");
     field_is(&x->f, "ts", "86400000");
 }

@@ -1,0 +1,741 @@
+/* ferry: the process runtime — jobs (the agent, one thread per worker), reloads, membership and
+ * the leader's loop. See include/ferry/runtime.h.
+ *
+ * Configurations are generations: a job keeps the generation it started with (it borrows
+ * pointers into it) and a generation is freed when its last job and the runtime let go. A
+ * reload makes a new generation current and restarts only the jobs whose settings differ. */
+#include <errno.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/agent.h"
+#include "ferry/config.h"
+#include "ferry/coord.h"
+#include "ferry/err.h"
+#include "ferry/kafka.h"
+#include "ferry/log.h"
+#include "ferry/rollup.h"
+#include "ferry/runtime.h"
+#include "ferry/version.h"
+
+struct gen {
+    struct ferry_config *cfg;
+    int64_t version; /* the stored document's version; 0 for a file */
+    int refs;        /* under runtime.mu */
+};
+
+struct runtime;
+
+struct job {
+    struct runtime *rt;
+    pthread_t tid;
+    struct ferry_agent *agent;
+    struct ferry_worker *worker;
+    const struct ferry_worker_config *w; /* a worker's settings, in gen */
+    struct gen *gen;
+    volatile sig_atomic_t stop;  /* set to stop this job alone */
+    volatile sig_atomic_t ended; /* its thread returned */
+    int rc;
+    char err[512];
+};
+
+struct runtime {
+    const struct ferry_serve_options *o;
+    const char *role;
+    pthread_mutex_t mu;
+    struct gen *cur;
+    struct ferry_mock *mock;
+    struct job *agent;
+    struct job **workers;
+    size_t nworkers;
+    /* coordination */
+    bool have_coord;
+    struct ferry_coord_options copts;
+    struct ferry_coord *coord;
+    char url[1024];      /* copts as a URL, for messages */
+    char member_id[256]; /* <role>-<host>-<pid>: also this process's candidacy */
+    char started[32];
+    pthread_t watch_tid, leader_tid;
+    bool watching, electing;
+    volatile sig_atomic_t stopping; /* the process is stopping */
+    volatile sig_atomic_t ended;    /* a job ended by itself: the process stops */
+    bool failed;                    /* a job failed */
+    /* a document the watch thread saw, for the main thread (under mu) */
+    char *pending;
+    size_t pending_len;
+    int64_t pending_version;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps ms, in slices, returning early once *flag is set. */
+static void nap(int64_t ms, volatile sig_atomic_t *flag)
+{
+    while (ms > 0 && !*flag) {
+        int64_t slice = ms < 100 ? ms : 100;
+        struct timespec ts = {0, (long)slice * 1000000};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+/* ---- generations ------------------------------------------------------------------------- */
+
+static struct gen *gen_new(struct ferry_config *cfg, int64_t version)
+{
+    struct gen *g = calloc(1, sizeof(*g));
+    if (!g) {
+        ferry_config_destroy(cfg);
+        return NULL;
+    }
+    g->cfg = cfg;
+    g->version = version;
+    g->refs = 1;
+    return g;
+}
+
+static struct gen *gen_hold(struct runtime *rt, struct gen *g)
+{
+    pthread_mutex_lock(&rt->mu);
+    g->refs++;
+    pthread_mutex_unlock(&rt->mu);
+    return g;
+}
+
+static void gen_release(struct runtime *rt, struct gen *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    int left = --g->refs;
+    pthread_mutex_unlock(&rt->mu);
+    if (left == 0) {
+        ferry_config_destroy(g->cfg);
+        free(g);
+    }
+}
+
+/* The current generation, held: release it with gen_release. */
+static struct gen *gen_current(struct runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    struct gen *g = rt->cur;
+    g->refs++;
+    pthread_mutex_unlock(&rt->mu);
+    return g;
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+static void print_diags(const struct ferry_diags *d, int rc, const char *name, bool running)
+{
+    char line[2048];
+    for (size_t i = 0; i < d->n; i++) {
+        if (running)
+            ferry_error("config", "%s", ferry_diags_format(d, i, line, sizeof(line)));
+        else
+            fprintf(stderr, "%s\n", ferry_diags_format(d, i, line, sizeof(line)));
+    }
+    if (rc < 0 && d->n == 0) {
+        if (running)
+            ferry_error("config", "%s: %s", name, ferry_strerror(rc));
+        else
+            fprintf(stderr, "%s: %s\n", name, ferry_strerror(rc));
+    }
+}
+
+static int load_file(const char *path, struct ferry_config **cfg, bool running)
+{
+    struct ferry_diags d;
+    ferry_diags_init(&d, path);
+    int rc = ferry_config_load(path, cfg, &d);
+    print_diags(&d, rc, path, running);
+    ferry_diags_release(&d);
+    return rc;
+}
+
+static int parse_text(struct runtime *rt, const char *text, size_t len, struct ferry_config **cfg,
+                      bool running)
+{
+    char name[1100];
+    struct ferry_diags d;
+    snprintf(name, sizeof(name), "%s/config", rt->url);
+    ferry_diags_init(&d, name);
+    int rc = ferry_config_parse(name, text, len, cfg, &d);
+    print_diags(&d, rc, name, running);
+    ferry_diags_release(&d);
+    return rc;
+}
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+static const char *bootstrap_of(struct runtime *rt, const struct gen *g)
+{
+    return g->cfg->kafka.embedded ? ferry_mock_bootstraps(rt->mock) : g->cfg->kafka.brokers;
+}
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    if (j->agent)
+        j->rc = ferry_agent_run(j->agent, &j->stop, j->err, sizeof(j->err));
+    else
+        j->rc = ferry_worker_run(j->worker, &j->stop, j->err, sizeof(j->err));
+    if (j->rc < 0)
+        ferry_error("ferry", "%s", j->err);
+    if (!j->stop)
+        j->rt->ended = 1; /* one part ending by itself stops the process */
+    j->ended = 1;
+    return NULL;
+}
+
+/* Creates and starts the agent (w NULL) or worker w of generation g. */
+static struct job *job_start(struct runtime *rt, struct gen *g, const struct ferry_worker_config *w,
+                             char *err, size_t errlen)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    int rc;
+    if (!j) {
+        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    j->rt = rt;
+    j->w = w;
+    j->gen = gen_hold(rt, g);
+    if (w)
+        rc = ferry_worker_new(&j->worker, g->cfg, w, bootstrap_of(rt, g), err, errlen);
+    else
+        rc = ferry_agent_new(&j->agent, g->cfg, bootstrap_of(rt, g), err, errlen);
+    if (rc < 0 || pthread_create(&j->tid, NULL, job_main, j) != 0) {
+        if (rc == 0)
+            ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "cannot start a thread");
+        ferry_agent_destroy(j->agent);
+        ferry_worker_destroy(j->worker);
+        gen_release(rt, j->gen);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Stops a job at its safe point and frees it. */
+static int job_stop(struct runtime *rt, struct job *j)
+{
+    if (!j)
+        return 0;
+    j->stop = 1;
+    pthread_join(j->tid, NULL);
+    int rc = j->rc;
+    ferry_agent_destroy(j->agent);
+    ferry_worker_destroy(j->worker);
+    gen_release(rt, j->gen);
+    free(j);
+    return rc;
+}
+
+static int add_worker(struct runtime *rt, struct job *j)
+{
+    struct job **v = realloc(rt->workers, (rt->nworkers + 1) * sizeof(*v));
+    if (!v)
+        return FERRY_ERR_NOMEM;
+    rt->workers = v;
+    v[rt->nworkers++] = j;
+    return 0;
+}
+
+/* ---- membership -------------------------------------------------------------------------- */
+
+static char *member_json(struct runtime *rt, const struct ferry_config *cfg)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    json_t *o = json_object(), *sources = json_array(), *workers = json_array();
+    for (size_t i = 0; rt->o->agent && i < cfg->nsources; i++)
+        json_array_append_new(sources, json_string(cfg->sources[i].name));
+    for (size_t i = 0; rt->o->sink && i < cfg->nworkers; i++)
+        json_array_append_new(workers, json_string(cfg->workers[i].name));
+    json_object_set_new(o, "id", json_string(rt->member_id));
+    json_object_set_new(o, "role", json_string(rt->role));
+    json_object_set_new(o, "host", json_string(host));
+    json_object_set_new(o, "pid", json_integer(getpid()));
+    json_object_set_new(o, "version", json_string(FERRY_VERSION));
+    json_object_set_new(o, "started", json_string(rt->started));
+    json_object_set_new(o, "http", json_null());
+    json_object_set_new(o, "group", json_string(cfg->group ? cfg->group : ""));
+    json_object_set_new(o, "sources", sources);
+    json_object_set_new(o, "workers", workers);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+static void register_member(struct runtime *rt, const struct ferry_config *cfg)
+{
+    char err[512];
+    char *js = member_json(rt, cfg);
+    if (js && ferry_coord_register(rt->coord, rt->member_id, js, err, sizeof(err)) < 0)
+        ferry_warn("coord", "registering member %s: %s", rt->member_id, err);
+    free(js);
+}
+
+/* ---- the leader's loop ------------------------------------------------------------------- */
+
+/* Leads until the leadership is lost, fenced off, or the process stops: the rollups of the
+ * current configuration, each run fenced by `fence`. Returns true when fenced off. */
+static bool lead(struct runtime *rt, int64_t fence)
+{
+    struct gen *g = NULL;
+    struct ferry_rollups *ru = NULL;
+    int64_t next = 0;
+    long delay = 0;
+    const char *d = getenv("FERRY_DEBUG_ROLLUP_DELAY_MS");
+    bool fenced = false;
+    char err[1024];
+
+    if (d)
+        delay = strtol(d, NULL, 10);
+    while (!rt->stopping && (!rt->coord || ferry_coord_leading(rt->coord))) {
+        struct gen *cur = gen_current(rt);
+        if (cur != g) { /* a new configuration: its rollups */
+            char fence_name[512];
+            ferry_rollups_destroy(ru);
+            ru = NULL;
+            gen_release(rt, g);
+            g = cur;
+            snprintf(fence_name, sizeof(fence_name), "%s:%s", g->cfg->group,
+                     !rt->coord                              ? "none"
+                     : rt->copts.backend == FERRY_COORD_ETCD ? "etcd"
+                                                             : "zookeeper");
+            if (ferry_rollups_new(g->cfg, fence_name, &ru, err, sizeof(err)) < 0)
+                ferry_error("leader", "rollups: %s", err);
+            next = 0;
+        } else {
+            gen_release(rt, cur);
+        }
+        int64_t now = wall_ms();
+        if (ru && g->cfg->nrollups && now >= next) {
+            if (delay > 0) { /* fault injection for tests: a pause between check and write */
+                ferry_info("leader", "rollup pass in %ld ms (FERRY_DEBUG_ROLLUP_DELAY_MS)", delay);
+                struct timespec ts = {delay / 1000, (delay % 1000) * 1000000};
+                nanosleep(&ts, NULL);
+                now = wall_ms();
+            }
+            int rc = ferry_rollups_run(ru, fence, now, &next, err, sizeof(err));
+            if (rc == FERRY_ROLLUP_FENCED) {
+                ferry_warn("leader",
+                           "fenced off: a leader with a newer token than %lld has written; "
+                           "this process wrote nothing and steps down",
+                           (long long)fence);
+                fenced = true;
+                break;
+            }
+            if (rc < 0)
+                ferry_warn("leader", "rollups: %s", err);
+        }
+        int64_t wait = next - wall_ms();
+        nap(wait < 100 ? (wait > 0 ? wait : 10) : 100, &rt->stopping);
+    }
+    if (!rt->stopping && !fenced && rt->coord)
+        ferry_warn("leader", "%s lost the leadership (token %lld): leader work stopped",
+                   rt->member_id, (long long)fence);
+    ferry_rollups_destroy(ru);
+    gen_release(rt, g);
+    return fenced;
+}
+
+static void *leader_main(void *arg)
+{
+    struct runtime *rt = arg;
+    char err[512];
+
+    while (!rt->stopping) {
+        int64_t fence = 0;
+        if (rt->coord) {
+            int rc = ferry_coord_campaign(rt->coord, rt->member_id, &fence, &rt->stopping, err,
+                                          sizeof(err));
+            if (rc == 1)
+                break;
+            if (rc < 0) {
+                ferry_warn("leader", "campaign: %s", err);
+                nap(1000, &rt->stopping);
+                continue;
+            }
+            ferry_info("leader", "%s leads %s/leader with token %lld", rt->member_id, rt->url,
+                       (long long)fence);
+        }
+        lead(rt, fence);
+        if (!rt->coord)
+            break;
+        if (ferry_coord_resign(rt->coord, err, sizeof(err)) < 0)
+            ferry_warn("leader", "resign: %s", err);
+    }
+    return NULL;
+}
+
+/* ---- reloads ----------------------------------------------------------------------------- */
+
+/* The watch thread: hands every new version of <prefix>/config to the main thread. */
+static void *watch_main(void *arg)
+{
+    struct runtime *rt = arg;
+    int64_t version = rt->cur->version;
+    char err[512];
+    int quiet = 0;
+
+    while (!rt->stopping) {
+        char *value = NULL;
+        size_t len = 0;
+        int64_t nv = 0;
+        int rc = ferry_coord_watch(rt->coord, "config", version, 5000, &rt->stopping, &value, &len,
+                                   &nv, err, sizeof(err));
+        if (rc < 0) {
+            if (quiet++ % 30 == 0)
+                ferry_warn("config", "watching %s/config: %s", rt->url, err);
+            nap(1000, &rt->stopping);
+            continue;
+        }
+        quiet = 0;
+        if (rc == 1)
+            continue;
+        version = nv;
+        if (!value) {
+            ferry_warn("config", "%s/config was deleted: the running configuration stays", rt->url);
+            continue;
+        }
+        pthread_mutex_lock(&rt->mu);
+        free(rt->pending);
+        rt->pending = value;
+        rt->pending_len = len;
+        rt->pending_version = nv;
+        pthread_mutex_unlock(&rt->mu);
+    }
+    return NULL;
+}
+
+static const char *join_names(char *buf, size_t len, const char *what, size_t n)
+{
+    size_t at = strlen(buf);
+    if (at < len)
+        snprintf(buf + at, len - at, "%s%s", n > 0 ? ", " : "", what);
+    return buf;
+}
+
+/* Makes cfg current: restarts what differs, starts what is new, stops what is gone. */
+static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
+{
+    struct ferry_config *old = rt->cur->cfg;
+    char restarted[512] = "", started[512] = "", stopped[512] = "", err[512];
+    size_t nre = 0, nst = 0, nsp = 0, kept = 0;
+
+    if (old->kafka.embedded != cfg->kafka.embedded ||
+        (old->kafka.embedded && !ferry_config_same_kafka(old, cfg))) {
+        ferry_error("config",
+                    "version %lld refused: an embedded cluster cannot change while it "
+                    "runs (restart the process)",
+                    (long long)version);
+        ferry_config_destroy(cfg);
+        return;
+    }
+    if (!ferry_config_same_coordination(old, cfg) && !rt->o->coord_url)
+        ferry_warn("config", "coordination settings change at the next start, not now");
+    struct gen *g = gen_new(cfg, version);
+    if (!g)
+        return;
+    bool kafka = !ferry_config_same_kafka(old, cfg);
+    if (rt->o->agent && (kafka || !ferry_config_same_agent(old, cfg))) {
+        if (rt->agent) {
+            job_stop(rt, rt->agent);
+            rt->agent = NULL;
+        }
+        if (cfg->nsources == 0)
+            ferry_warn("config", "agent.sources: no source configured: the agent stops");
+        else if (!(rt->agent = job_start(rt, g, NULL, err, sizeof(err))))
+            ferry_error("config", "agent: %s", err);
+        join_names(restarted, sizeof(restarted), "agent", nre++);
+    }
+    bool all = kafka || !ferry_config_same_sinks(old, cfg);
+    for (size_t i = 0; rt->o->sink && i < rt->nworkers;) {
+        struct job *j = rt->workers[i];
+        const struct ferry_worker_config *nw = NULL;
+        for (size_t k = 0; k < cfg->nworkers && !nw; k++)
+            if (!strcmp(cfg->workers[k].name, j->w->name))
+                nw = &cfg->workers[k];
+        if (nw && !all && ferry_config_same_worker(j->w, nw)) {
+            kept++;
+            i++;
+            continue;
+        }
+        join_names(nw ? restarted : stopped, sizeof(restarted), j->w->name, nw ? nre++ : nsp++);
+        job_stop(rt, j);
+        rt->workers[i] = rt->workers[--rt->nworkers];
+    }
+    for (size_t k = 0; rt->o->sink && k < cfg->nworkers; k++) {
+        size_t i = 0;
+        while (i < rt->nworkers && strcmp(rt->workers[i]->w->name, cfg->workers[k].name))
+            i++;
+        if (i < rt->nworkers)
+            continue;
+        struct job *j = job_start(rt, g, &cfg->workers[k], err, sizeof(err));
+        if (!j || add_worker(rt, j) < 0) {
+            ferry_error("config", "worker %s: %s", cfg->workers[k].name, j ? "out of memory" : err);
+            job_stop(rt, j);
+            continue;
+        }
+        if (!strstr(restarted, cfg->workers[k].name))
+            join_names(started, sizeof(started), cfg->workers[k].name, nst++);
+    }
+    pthread_mutex_lock(&rt->mu);
+    struct gen *prev = rt->cur;
+    rt->cur = g;
+    pthread_mutex_unlock(&rt->mu);
+    gen_release(rt, prev);
+    if (rt->coord)
+        register_member(rt, cfg);
+    ferry_info("config",
+               "version %lld applied: restarted [%s], started [%s], stopped [%s], %zu unchanged "
+               "worker(s) kept running",
+               (long long)version, restarted, started, stopped, kept);
+}
+
+static void reload_file(struct runtime *rt)
+{
+    struct ferry_config *cfg = NULL;
+    ferry_info("config", "SIGHUP: reading %s again", rt->o->config_file);
+    if (load_file(rt->o->config_file, &cfg, true) < 0) {
+        ferry_error("config", "%s refused: the running configuration stays", rt->o->config_file);
+        return;
+    }
+    apply(rt, cfg, 0);
+}
+
+static void reload_text(struct runtime *rt, const char *text, size_t len, int64_t version)
+{
+    struct ferry_config *cfg = NULL;
+    if (parse_text(rt, text, len, &cfg, true) < 0) {
+        ferry_error("config", "%s/config version %lld refused: the running configuration stays",
+                    rt->url, (long long)version);
+        return;
+    }
+    ferry_info("config", "%s/config version %lld: applying", rt->url, (long long)version);
+    apply(rt, cfg, version);
+}
+
+/* ---- start and stop ---------------------------------------------------------------------- */
+
+/* The first configuration: from the file, or from the service (the file, if any, then only
+ * supplies the coordination section). Opens the coordination session when there is one. */
+static int start_config(struct runtime *rt)
+{
+    const struct ferry_serve_options *o = rt->o;
+    struct ferry_config *local = NULL, *cfg = NULL;
+    char err[1024];
+    int64_t version = 0;
+
+    if (o->config_file && o->coord_url) { /* the file supplies the coordination section */
+        struct ferry_diags d;
+        ferry_diags_init(&d, o->config_file);
+        int rc = ferry_config_load_coordination(o->config_file, &local, &d);
+        print_diags(&d, rc, o->config_file, false);
+        ferry_diags_release(&d);
+        if (rc < 0)
+            return 2;
+    } else if (o->config_file && load_file(o->config_file, &local, false) < 0) {
+        return 2;
+    }
+    if (o->coord_url || (local && local->coordination.backend != FERRY_COORD_NONE)) {
+        if (ferry_coord_resolve(o->coord_url, local ? &local->coordination : NULL, &rt->copts, err,
+                                sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            ferry_config_destroy(local);
+            return 2;
+        }
+        rt->have_coord = true;
+        ferry_coord_url_format(&rt->copts, rt->url, sizeof(rt->url));
+        if (ferry_coord_open(&rt->copts, &rt->coord, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s: %s\n", rt->url, err);
+            ferry_config_destroy(local);
+            return 1;
+        }
+    }
+    if (o->coord_url) {
+        char *text = NULL;
+        size_t len = 0;
+        int rc = ferry_coord_get(rt->coord, "config", &text, &len, &version, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "ferry: %s/config: %s\n", rt->url,
+                    rc == 1 ? "no configuration stored there (ferry config push)" : err);
+            ferry_config_destroy(local);
+            return rc == 1 ? 2 : 1;
+        }
+        rc = parse_text(rt, text, len, &cfg, false);
+        free(text);
+        ferry_config_destroy(local);
+        if (rc < 0)
+            return 2;
+    } else {
+        cfg = local;
+    }
+    if (!(rt->cur = gen_new(cfg, version)))
+        return 1;
+    return 0;
+}
+
+static void stop_all(struct runtime *rt)
+{
+    rt->stopping = 1;
+    if (rt->electing)
+        pthread_join(rt->leader_tid, NULL);
+    if (rt->watching)
+        pthread_join(rt->watch_tid, NULL);
+    /* workers first: their last batches need the sinks, not the agent */
+    for (size_t i = 0; i < rt->nworkers; i++)
+        rt->workers[i]->stop = 1;
+    if (rt->agent)
+        rt->agent->stop = 1;
+    for (size_t i = 0; i < rt->nworkers; i++)
+        if (job_stop(rt, rt->workers[i]) < 0)
+            rt->failed = true;
+    if (rt->agent && job_stop(rt, rt->agent) < 0)
+        rt->failed = true;
+    rt->agent = NULL;
+    rt->nworkers = 0;
+}
+
+/* Waits for signals and reloads until the process stops. */
+static void main_loop(struct runtime *rt, const sigset_t *set)
+{
+    struct timespec tick = {0, 200 * 1000 * 1000};
+    while (!rt->ended) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGHUP) {
+            if (rt->o->coord_url) {
+                char *text = NULL, err[512];
+                size_t len = 0;
+                int64_t version = 0;
+                int rc =
+                    ferry_coord_get(rt->coord, "config", &text, &len, &version, err, sizeof(err));
+                if (rc == 0)
+                    reload_text(rt, text, len, version);
+                else
+                    ferry_error("config", "SIGHUP: %s/config: %s", rt->url,
+                                rc == 1 ? "deleted" : err);
+                free(text);
+            } else {
+                reload_file(rt);
+            }
+        } else if (sig > 0) {
+            ferry_info("ferry", "signal %d: stopping", sig);
+            return;
+        }
+        pthread_mutex_lock(&rt->mu);
+        char *text = rt->pending;
+        size_t len = rt->pending_len;
+        int64_t version = rt->pending_version;
+        rt->pending = NULL;
+        pthread_mutex_unlock(&rt->mu);
+        if (text) {
+            reload_text(rt, text, len, version);
+            free(text);
+        }
+    }
+}
+
+int ferry_serve(const struct ferry_serve_options *o)
+{
+    struct runtime rt = {.o = o};
+    char err[1024], host[200] = "";
+    int rc;
+    sigset_t set;
+
+    rt.role = o->agent && o->sink ? "run" : o->agent ? "agent" : "sink";
+    pthread_mutex_init(&rt.mu, NULL);
+    if ((rc = start_config(&rt)) != 0)
+        goto out;
+    struct ferry_config *cfg = rt.cur->cfg;
+    rc = 2;
+    if (o->agent && cfg->nsources == 0) {
+        fprintf(stderr, "%s: agent.sources: no source configured\n", cfg->path);
+        goto out;
+    }
+    if (o->sink && cfg->nworkers == 0) {
+        fprintf(stderr, "%s: sinks.workers: no worker configured\n", cfg->path);
+        goto out;
+    }
+    rc = 1;
+    if (cfg->kafka.embedded) {
+        if (!(o->agent && o->sink))
+            ferry_warn("ferry", "kafka.brokers is 'embedded': the cluster lives in this process "
+                                "only; use 'ferry run' or a real cluster");
+        if (!(rt.mock = ferry_mock_for_config(cfg, err, sizeof(err)))) {
+            fprintf(stderr, "ferry: %s\n", err);
+            goto out;
+        }
+    }
+    if (o->agent && !o->sink) {
+        /* The agent's thread allocates every message and librdkafka's threads free them:
+         * with one arena per thread, glibc spends a fifth of the agent's time moving memory
+         * between arenas (tests/bench/agent.sh). One arena for the agent's few threads. */
+        mallopt(M_ARENA_MAX, 1);
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads created below inherit the mask */
+
+    if (o->agent && !(rt.agent = job_start(&rt, rt.cur, NULL, err, sizeof(err)))) {
+        fprintf(stderr, "ferry: %s\n", err);
+        goto out;
+    }
+    for (size_t i = 0; o->sink && i < cfg->nworkers; i++) {
+        struct job *j = job_start(&rt, rt.cur, &cfg->workers[i], err, sizeof(err));
+        if (!j || add_worker(&rt, j) < 0) {
+            fprintf(stderr, "ferry: %s\n", j ? "out of memory" : err);
+            job_stop(&rt, j);
+            stop_all(&rt);
+            goto out;
+        }
+    }
+    if (rt.coord) {
+        gethostname(host, sizeof(host) - 1);
+        snprintf(rt.member_id, sizeof(rt.member_id), "%s-%s-%d", rt.role, host, (int)getpid());
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(rt.started, sizeof(rt.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        register_member(&rt, cfg);
+        ferry_info("coord", "member %s of %s", rt.member_id, rt.url);
+        if (o->coord_url)
+            rt.watching = pthread_create(&rt.watch_tid, NULL, watch_main, &rt) == 0;
+    }
+    if (o->sink && (rt.coord || cfg->nrollups))
+        rt.electing = pthread_create(&rt.leader_tid, NULL, leader_main, &rt) == 0;
+    main_loop(&rt, &set);
+    stop_all(&rt);
+    rc = rt.failed ? 1 : 0;
+out:
+    if (rt.coord)
+        ferry_coord_close(rt.coord);
+    if (rt.have_coord)
+        ferry_coord_options_release(&rt.copts);
+    free(rt.workers);
+    free(rt.pending);
+    if (rt.cur)
+        gen_release(&rt, rt.cur);
+    ferry_mock_destroy(rt.mock);
+    pthread_mutex_destroy(&rt.mu);
+    return rc;
+}
