@@ -485,7 +485,8 @@ static void member_row(struct table *t, const struct ferry_coord_member *m)
 
     if (!json_is_object(j)) {
         snprintf(bad, sizeof(bad), "(not a JSON object: %s)", j ? "another type" : jerr.text);
-        table_add(t, m->id, "?", NULL, NULL, NULL, NULL, NULL, bad); /* last: not padded */
+        table_add(t, m->id, "?", (const char *)NULL, (const char *)NULL, (const char *)NULL,
+                  (const char *)NULL, (const char *)NULL, bad); /* last: not padded */
         json_decref(j);
         return;
     }
@@ -647,7 +648,8 @@ static void lag_rows(rd_kafka_t *rk, const char *worker, rd_kafka_topic_partitio
         table_add(t, worker, p->topic, part, have_committed ? committed : NULL, end, lag);
     }
     snprintf(lag, sizeof(lag), "%" PRId64 "%s", total, all_known ? "" : "+?");
-    table_add(t, worker, "(total)", NULL, NULL, NULL, lag);
+    table_add(t, worker, "(total)", (const char *)NULL, (const char *)NULL, (const char *)NULL,
+              lag);
 }
 
 /* The lag of one worker's group over its topics, into t; problems into notes. */

@@ -173,12 +173,9 @@ static int cmd_mock_kafka(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"coord", required_argument, NULL, 'C'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {0},
+        {"config", required_argument, NULL, 'c'},    {"coord", required_argument, NULL, 'C'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {0},
     };
     const char *cmd, *config = NULL, *coord = NULL;
     int c;

@@ -292,7 +292,7 @@ static const struct key column_keys[] = {
      "datetime columns: `iso8601` (`2026-11-25T18:31:41.5+01:00`; no zone: UTC), `clf` "
      "(access-log time `25/Nov/2026:18:31:41 +0100`), `epoch_s` (seconds, fraction allowed), "
      "`epoch_ms`, or `auto`: ISO 8601 or access-log time by their shape (milliseconds for "
-     "`ts` and `kafka_timestamp`)"},
+     "`kafka_timestamp`, and for `ts` when it is all digits)"},
     {"default", KT_STRING, 0, OFF(struct ferry_column_config, def), 0, NULL, NULL, NULL, 0, 0,
      "the value when the field is missing, written as the field would be; it must convert"},
     {"null", KT_BOOL, 0, OFF(struct ferry_column_config, null), 0, "true", NULL, NULL, 0, 0,

@@ -180,10 +180,17 @@ static int parse_datetime(enum ferry_time_format fmt, const char *s, size_t len,
         [FERRY_TIME_CLF] = "an access-log time",
         [FERRY_TIME_EPOCH_S] = "a number of seconds since the epoch",
         [FERRY_TIME_EPOCH_MS] = "a number of milliseconds since the epoch",
+        [FERRY_TIME_AUTO_OR_MS] = "a date and time, or milliseconds since the epoch",
     };
     enum ferry_time_format as = fmt;
     int rc = -1;
-    if (fmt == FERRY_TIME_AUTO)
+    if (fmt == FERRY_TIME_AUTO_OR_MS) {
+        size_t i = len && s[0] == '-' ? 1 : 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        as = len && i == len ? FERRY_TIME_EPOCH_MS : FERRY_TIME_AUTO;
+    }
+    if (as == FERRY_TIME_AUTO)
         as = len == 26 && s[2] == '/' ? FERRY_TIME_CLF : FERRY_TIME_ISO8601;
     switch (as) {
     case FERRY_TIME_ISO8601:
@@ -195,9 +202,10 @@ static int parse_datetime(enum ferry_time_format fmt, const char *s, size_t len,
         break;
     case FERRY_TIME_EPOCH_S:
     case FERRY_TIME_EPOCH_MS:
-        rc = parse_epoch(s, len, fmt == FERRY_TIME_EPOCH_S ? 1000 : 1, ms);
+        rc = parse_epoch(s, len, as == FERRY_TIME_EPOCH_S ? 1000 : 1, ms);
         break;
     case FERRY_TIME_AUTO:
+    case FERRY_TIME_AUTO_OR_MS:
         break;
     }
     if (rc == -1)
@@ -408,9 +416,10 @@ size_t ferry_value_format(const struct ferry_value *v, char *buf)
 
 enum ferry_time_format ferry_column_time_format(const struct ferry_column_config *c)
 {
-    if (c->time_format == FERRY_TIME_AUTO && c->field &&
-        (!strcmp(c->field, "ts") || !strcmp(c->field, "kafka_timestamp")))
+    if (c->time_format == FERRY_TIME_AUTO && c->field && !strcmp(c->field, "kafka_timestamp"))
         return FERRY_TIME_EPOCH_MS;
+    if (c->time_format == FERRY_TIME_AUTO && c->field && !strcmp(c->field, "ts"))
+        return FERRY_TIME_AUTO_OR_MS;
     return c->time_format;
 }
 

@@ -31,7 +31,7 @@
 #include "ferry/log.h"
 #include "ferry/sink.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS  64
 #define MAX_PARTS 512
 
 /* One (topic, partition) of a batch. */
@@ -104,9 +104,9 @@ static int command(struct ferry_sink *s, char *err, size_t errlen, const char *f
 /* Commands that would break the transaction a batch is written in. */
 static bool forbidden(const char *name)
 {
-    static const char *const names[] = {"MULTI", "EXEC",   "DISCARD", "WATCH",     "UNWATCH",
-                                        "SELECT", "SWAPDB", "RESET",   "SUBSCRIBE", "PSUBSCRIBE",
-                                        "MONITOR"};
+    static const char *const names[] = {"MULTI",     "EXEC",       "DISCARD", "WATCH",
+                                        "UNWATCH",   "SELECT",     "SWAPDB",  "RESET",
+                                        "SUBSCRIBE", "PSUBSCRIBE", "MONITOR"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcasecmp(name, names[i]))
             return true;
@@ -247,9 +247,8 @@ static int out_word(struct ferry_buf *o, const char *word)
 /* Hands what s->out holds to hiredis (sent with the next read of a reply). */
 static int out_flush(struct ferry_sink *s)
 {
-    int rc = redisAppendFormattedCommand(s->rc, s->out.p, s->out.len) == REDIS_OK
-                 ? 0
-                 : FERRY_ERR_NOMEM;
+    int rc =
+        redisAppendFormattedCommand(s->rc, s->out.p, s->out.len) == REDIS_OK ? 0 : FERRY_ERR_NOMEM;
     s->out.len = 0;
     return rc;
 }
@@ -294,8 +293,8 @@ static int collect_parts(struct ferry_sink *s, const struct ferry_batch *b, char
         if (!p) {
             if (s->nparts == MAX_PARTS)
                 return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
-                                    "redis %s: a batch spans more than %d partitions",
-                                    s->cfg->name, MAX_PARTS);
+                                    "redis %s: a batch spans more than %d partitions", s->cfg->name,
+                                    MAX_PARTS);
             p = &s->parts[s->nparts++];
             p->first = m;
             p->stored = -1;
@@ -611,8 +610,7 @@ static void redis_close_sink(struct ferry_sink *s)
                    "%llu transactions retried after another writer, %llu failed in Redis, "
                    "%llu skipped for a missing field, %llu events not parsed (to the "
                    "dead-letter topic)",
-                   s->cfg->name, (unsigned long long)s->replayed,
-                   (unsigned long long)s->conflicts,
+                   s->cfg->name, (unsigned long long)s->replayed, (unsigned long long)s->conflicts,
                    (unsigned long long)s->command_errors, (unsigned long long)s->missing_fields,
                    (unsigned long long)s->parse_errors);
     disconnect(s);

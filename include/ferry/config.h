@@ -178,6 +178,9 @@ enum ferry_time_format {
     FERRY_TIME_CLF,      /* 25/Nov/2026:18:31:41 +0100 */
     FERRY_TIME_EPOCH_S,  /* seconds since 1970-01-01 UTC, with an optional fraction */
     FERRY_TIME_EPOCH_MS, /* milliseconds since 1970-01-01 UTC */
+    /* not a configuration value: `auto` for a column reading field `ts`, which is the event's
+     * own field when it has one (a date and time) and else the metadata (milliseconds) */
+    FERRY_TIME_AUTO_OR_MS,
 };
 enum ferry_mysql_mode {
     FERRY_MYSQL_INSERT, /* one row per event */

@@ -31,11 +31,11 @@ struct ferry_coord_options {
     enum ferry_coord_backend backend;
     char **endpoints; /* "host:port", tried in turn (etcd) or handed to the client (zk) */
     size_t nendpoints;
-    char *prefix;     /* absolute, without a trailing '/': "/ferry/prod" */
-    long ttl_ms;      /* etcd lease TTL (rounded up to whole seconds) / zk session timeout */
-    char *user;       /* etcd user / zk digest user; NULL: no authentication */
+    char *prefix; /* absolute, without a trailing '/': "/ferry/prod" */
+    long ttl_ms;  /* etcd lease TTL (rounded up to whole seconds) / zk session timeout */
+    char *user;   /* etcd user / zk digest user; NULL: no authentication */
     char *password;
-    char *ca_file;    /* etcd over TLS (https) when any of these is set */
+    char *ca_file; /* etcd over TLS (https) when any of these is set */
     char *cert_file;
     char *key_file;
 };
@@ -43,8 +43,7 @@ struct ferry_coord_options {
 /* Parses "etcd://host:port[,host:port…]/prefix" or "zk://host:port[,…]/prefix" (also
  * "zookeeper://") into *o, whose strings it allocates (free with ferry_coord_options_release).
  * ttl_ms is set to 10000. */
-int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err,
-                          size_t errlen);
+int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err, size_t errlen);
 void ferry_coord_options_release(struct ferry_coord_options *o);
 /* "etcd://127.0.0.1:2379/ferry/prod": the URL that names these options, in buf. */
 const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *buf, size_t len);
@@ -52,8 +51,9 @@ const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *bu
 struct ferry_coordination_config;
 /* The options of a process: from `url` (--coord) when given, else from the configuration's
  * coordination section; with both, the section still supplies ttl_ms, the credentials and the
- * TLS files (the URL names the service and the prefix; the section's backend may be absent). `local` may be NULL. Fails with
- * FERRY_ERR_INVALID when neither names a backend. Release with ferry_coord_options_release. */
+ * TLS files (the URL names the service and the prefix; the section's backend may be absent).
+ * `local` may be NULL. Fails with FERRY_ERR_INVALID when neither names a backend. Release with
+ * ferry_coord_options_release. */
 int ferry_coord_resolve(const char *url, const struct ferry_coordination_config *local,
                         struct ferry_coord_options *o, char *err, size_t errlen);
 
@@ -132,16 +132,15 @@ struct ferry_coord_ops {
     const char *name;
     int (*open)(const struct ferry_coord_options *o, void **self, char *err, size_t errlen);
     void (*close)(void *self);
-    int (*get)(void *self, const char *key, char **value, size_t *len, int64_t *version,
-               char *err, size_t errlen);
+    int (*get)(void *self, const char *key, char **value, size_t *len, int64_t *version, char *err,
+               size_t errlen);
     int (*put)(void *self, const char *key, const char *value, size_t len, int64_t *version,
                char *err, size_t errlen);
     int (*del)(void *self, const char *key, char *err, size_t errlen);
     int (*watch)(void *self, const char *key, int64_t version, int timeout_ms,
                  volatile sig_atomic_t *cancel, char **value, size_t *len, int64_t *new_version,
                  char *err, size_t errlen);
-    int (*register_member)(void *self, const char *id, const char *json, char *err,
-                           size_t errlen);
+    int (*register_member)(void *self, const char *id, const char *json, char *err, size_t errlen);
     int (*members)(void *self, struct ferry_coord_member **out, size_t *n, char *err,
                    size_t errlen);
     int (*campaign)(void *self, const char *value, int64_t *fence, volatile sig_atomic_t *cancel,

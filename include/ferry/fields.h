@@ -42,7 +42,7 @@ struct ferry_fields {
     const char *topic;
     char partition[16], offset[24], minute[20], hour[16], day[12], ts[24];
     int64_t minute_of; /* 1 + the minute (ms / 60000) minute, hour and day were made for; 0: none */
-    char kafka_ts[24];                 /* kafka_timestamp: the message's, in ms; "" none */
+    char kafka_ts[24]; /* kafka_timestamp: the message's, in ms; "" none */
     const rd_kafka_headers_t *headers; /* header.NAME; borrowed, NULL: none */
 };
 

@@ -401,8 +401,38 @@ static void check_election(void)
         ferry_coord_close(k[i].c);
 }
 
+/* coord_check --put URL KEY FILE: stores FILE's bytes at KEY under the URL's prefix as they
+ * are, unvalidated (tests push broken configurations this way). */
+static int put_raw(const char *url, const char *key, const char *file)
+{
+    char buf[1 << 16];
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        perror(file);
+        return 2;
+    }
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (ferry_coord_url_parse(url, &opts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "coord_check: %s\n", err);
+        return 2;
+    }
+    struct ferry_coord *c = open_session("put");
+    int64_t version = 0;
+    if (ferry_coord_put(c, key, buf, n, &version, err, sizeof(err)) < 0) {
+        fprintf(stderr, "coord_check: put %s: %s\n", key, err);
+        return 1;
+    }
+    printf("stored %zu bytes at %s (version %lld)\n", n, key, (long long)version);
+    ferry_coord_close(c);
+    ferry_coord_options_release(&opts);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--put"))
+        return put_raw(argv[2], argv[3], argv[4]);
     if (argc != 2) {
         fprintf(stderr, "usage: coord_check etcd://host:port/prefix | zk://host:port/prefix\n");
         return 2;

@@ -421,7 +421,13 @@ static void time_format_of_metadata(void **state)
 {
     struct ferry_column_config c = {.name = "a", .field = "ts", .type = FERRY_COLUMN_DATETIME};
     (void)state;
-    assert_int_equal(ferry_column_time_format(&c), FERRY_TIME_EPOCH_MS);
+    /* ts: the metadata's milliseconds, or an event's own date and time */
+    assert_int_equal(ferry_column_time_format(&c), FERRY_TIME_AUTO_OR_MS);
+    assert_true(ms_of(FERRY_TIME_AUTO_OR_MS, "1700000000123") == 1700000000123);
+    assert_true(ms_of(FERRY_TIME_AUTO_OR_MS, "2023-11-14T22:13:20.123Z") == 1700000000123);
+    assert_true(ms_of(FERRY_TIME_AUTO_OR_MS, "14/Nov/2023:22:13:20 +0000") == 1700000000000);
+    parse_bad(FERRY_COLUMN_DATETIME, FERRY_TIME_AUTO_OR_MS, "soon",
+              "is not a date and time, or milliseconds since the epoch");
     c.field = "kafka_timestamp";
     assert_int_equal(ferry_column_time_format(&c), FERRY_TIME_EPOCH_MS);
     c.field = "when";
