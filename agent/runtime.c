@@ -5,10 +5,13 @@
  * pointers into it) and a generation is freed when its last job and the runtime let go. A
  * reload makes a new generation current and restarts only the jobs whose settings differ. */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +23,12 @@
 #include "ferry/config.h"
 #include "ferry/coord.h"
 #include "ferry/err.h"
+#include "ferry/http.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
 #include "ferry/rollup.h"
 #include "ferry/runtime.h"
+#include "ferry/sink.h"
 #include "ferry/version.h"
 
 struct gen {
@@ -54,7 +59,7 @@ struct runtime {
     struct gen *cur;
     struct ferry_mock *mock;
     struct job *agent;
-    struct job **workers;
+    struct job **workers; /* changed by the main thread under mu: the HTTP thread reads them */
     size_t nworkers;
     /* coordination */
     bool have_coord;
@@ -72,6 +77,11 @@ struct runtime {
     char *pending;
     size_t pending_len;
     int64_t pending_version;
+    /* the status endpoint, and what it reports that no lock guards */
+    struct ferry_http *http;
+    _Atomic bool leading;               /* set by the leader thread while it leads */
+    _Atomic int64_t fence;              /* its token then (0: none) */
+    _Atomic uint64_t reloads, rejected; /* configurations applied after the first; refused */
 };
 
 static int64_t wall_ms(void)
@@ -248,12 +258,14 @@ static int job_stop(struct runtime *rt, struct job *j)
 
 static int add_worker(struct runtime *rt, struct job *j)
 {
+    pthread_mutex_lock(&rt->mu);
     struct job **v = realloc(rt->workers, (rt->nworkers + 1) * sizeof(*v));
-    if (!v)
-        return FERRY_ERR_NOMEM;
-    rt->workers = v;
-    v[rt->nworkers++] = j;
-    return 0;
+    if (v) {
+        rt->workers = v;
+        v[rt->nworkers++] = j;
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return v ? 0 : FERRY_ERR_NOMEM;
 }
 
 /* ---- membership -------------------------------------------------------------------------- */
@@ -273,7 +285,8 @@ static char *member_json(struct runtime *rt, const struct ferry_config *cfg)
     json_object_set_new(o, "pid", json_integer(getpid()));
     json_object_set_new(o, "version", json_string(FERRY_VERSION));
     json_object_set_new(o, "started", json_string(rt->started));
-    json_object_set_new(o, "http", json_null());
+    json_object_set_new(o, "http",
+                        rt->http ? json_string(ferry_http_address(rt->http)) : json_null());
     json_object_set_new(o, "group", json_string(cfg->group ? cfg->group : ""));
     json_object_set_new(o, "sources", sources);
     json_object_set_new(o, "workers", workers);
@@ -307,6 +320,8 @@ static bool lead(struct runtime *rt, int64_t fence)
 
     if (d)
         delay = strtol(d, NULL, 10);
+    atomic_store(&rt->fence, fence);
+    atomic_store(&rt->leading, true);
     while (!rt->stopping && (!rt->coord || ferry_coord_leading(rt->coord))) {
         struct gen *cur = gen_current(rt);
         if (cur != g) { /* a new configuration: its rollups */
@@ -329,8 +344,9 @@ static bool lead(struct runtime *rt, int64_t fence)
         if (ru && g->cfg->nrollups && now >= next) {
             if (delay > 0) { /* fault injection for tests: a pause between check and write */
                 ferry_info("leader", "rollup pass in %ld ms (FERRY_DEBUG_ROLLUP_DELAY_MS)", delay);
-                struct timespec ts = {delay / 1000, (delay % 1000) * 1000000};
-                nanosleep(&ts, NULL);
+                nap(delay, &rt->stopping);
+                if (rt->stopping)
+                    break;
                 now = wall_ms();
             }
             int rc = ferry_rollups_run(ru, fence, now, &next, err, sizeof(err));
@@ -351,6 +367,8 @@ static bool lead(struct runtime *rt, int64_t fence)
     if (!rt->stopping && !fenced && rt->coord)
         ferry_warn("leader", "%s lost the leadership (token %lld): leader work stopped",
                    rt->member_id, (long long)fence);
+    atomic_store(&rt->leading, false);
+    atomic_store(&rt->fence, 0);
     ferry_rollups_destroy(ru);
     gen_release(rt, g);
     return fenced;
@@ -446,11 +464,15 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
                     "version %lld refused: an embedded cluster cannot change while it "
                     "runs (restart the process)",
                     (long long)version);
+        atomic_fetch_add(&rt->rejected, 1);
         ferry_config_destroy(cfg);
         return;
     }
     if (!ferry_config_same_coordination(old, cfg) && !rt->o->coord_url)
         ferry_warn("config", "coordination settings change at the next start, not now");
+    if ((old->http_listen == NULL) != (cfg->http_listen == NULL) ||
+        (old->http_listen && strcmp(old->http_listen, cfg->http_listen)))
+        ferry_warn("config", "http.listen changes at the next start, not now");
     struct gen *g = gen_new(cfg, version);
     if (!g)
         return;
@@ -467,6 +489,7 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
         join_names(restarted, sizeof(restarted), "agent", nre++);
     }
     bool all = kafka || !ferry_config_same_sinks(old, cfg);
+    bool *again = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof(*again)); /* restarted */
     for (size_t i = 0; rt->o->sink && i < rt->nworkers;) {
         struct job *j = rt->workers[i];
         const struct ferry_worker_config *nw = NULL;
@@ -479,8 +502,12 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
             continue;
         }
         join_names(nw ? restarted : stopped, sizeof(restarted), j->w->name, nw ? nre++ : nsp++);
-        job_stop(rt, j);
+        if (nw && again)
+            again[nw - cfg->workers] = true;
+        pthread_mutex_lock(&rt->mu); /* detached first: job_stop joins, and frees j */
         rt->workers[i] = rt->workers[--rt->nworkers];
+        pthread_mutex_unlock(&rt->mu);
+        job_stop(rt, j);
     }
     for (size_t k = 0; rt->o->sink && k < cfg->nworkers; k++) {
         size_t i = 0;
@@ -494,16 +521,20 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
             job_stop(rt, j);
             continue;
         }
-        if (!strstr(restarted, cfg->workers[k].name))
+        if (!again || !again[k])
             join_names(started, sizeof(started), cfg->workers[k].name, nst++);
     }
+    free(again);
     pthread_mutex_lock(&rt->mu);
     struct gen *prev = rt->cur;
     rt->cur = g;
     pthread_mutex_unlock(&rt->mu);
     gen_release(rt, prev);
+    atomic_fetch_add(&rt->reloads, 1);
     if (rt->coord)
         register_member(rt, cfg);
+    if (rt->o->sink && !rt->electing && cfg->nrollups) /* the first rollups: someone fills them */
+        rt->electing = pthread_create(&rt->leader_tid, NULL, leader_main, rt) == 0;
     ferry_info("config",
                "version %lld applied: restarted [%s], started [%s], stopped [%s], %zu unchanged "
                "worker(s) kept running",
@@ -516,6 +547,7 @@ static void reload_file(struct runtime *rt)
     ferry_info("config", "SIGHUP: reading %s again", rt->o->config_file);
     if (load_file(rt->o->config_file, &cfg, true) < 0) {
         ferry_error("config", "%s refused: the running configuration stays", rt->o->config_file);
+        atomic_fetch_add(&rt->rejected, 1);
         return;
     }
     apply(rt, cfg, 0);
@@ -527,10 +559,116 @@ static void reload_text(struct runtime *rt, const char *text, size_t len, int64_
     if (parse_text(rt, text, len, &cfg, true) < 0) {
         ferry_error("config", "%s/config version %lld refused: the running configuration stays",
                     rt->url, (long long)version);
+        atomic_fetch_add(&rt->rejected, 1);
         return;
     }
     ferry_info("config", "%s/config version %lld: applying", rt->url, (long long)version);
     apply(rt, cfg, version);
+}
+
+/* ---- the status endpoint ----------------------------------------------------------------- */
+
+/* /status, as JSON. Runs on the HTTP thread: the jobs and the generation are read under mu;
+ * role, member_id and url are set before the server starts and never change. */
+static void status_fill(void *opaque, struct ferry_buf *out)
+{
+    struct runtime *rt = opaque;
+    char source[1100];
+    bool leading = atomic_load(&rt->leading);
+    json_t *o = json_object(), *config = json_object(), *workers = json_array(),
+           *sources = json_array();
+
+    json_object_set_new(o, "id", json_string(rt->member_id));
+    json_object_set_new(o, "role", json_string(rt->role));
+    json_object_set_new(o, "version", json_string(FERRY_VERSION));
+    json_object_set_new(o, "coordination", rt->have_coord ? json_string(rt->url) : json_null());
+    json_object_set_new(o, "leading", json_boolean(leading));
+    json_object_set_new(o, "fence",
+                        leading && rt->coord ? json_integer(atomic_load(&rt->fence)) : json_null());
+    if (rt->o->coord_url)
+        snprintf(source, sizeof(source), "%s/config", rt->url);
+    else
+        snprintf(source, sizeof(source), "%s", rt->o->config_file ? rt->o->config_file : "");
+    json_object_set_new(config, "source", json_string(source));
+    pthread_mutex_lock(&rt->mu);
+    const struct ferry_config *cfg = rt->cur->cfg;
+    json_object_set_new(config, "version", json_integer(rt->cur->version));
+    for (size_t i = 0; i < rt->nworkers; i++) {
+        const struct job *j = rt->workers[i];
+        json_t *w = json_object();
+        json_object_set_new(w, "name", json_string(j->w->name));
+        json_object_set_new(w, "type", json_string(ferry_sink_lookup(j->w->type)->type));
+        json_object_set_new(w, "written",
+                            json_integer((json_int_t)ferry_worker_written(j->worker)));
+        json_array_append_new(workers, w);
+    }
+    for (size_t i = 0; rt->o->agent && i < cfg->nsources; i++)
+        json_array_append_new(sources, json_string(cfg->sources[i].name));
+    pthread_mutex_unlock(&rt->mu);
+    json_object_set_new(o, "config", config);
+    json_object_set_new(o, "workers", workers);
+    json_object_set_new(o, "sources", sources);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s && ferry_buf_add(out, s, strlen(s)) == 0)
+        ferry_buf_add(out, "\n", 1);
+    free(s);
+}
+
+static void put(struct ferry_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct ferry_buf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        ferry_buf_add(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* A label value, escaped as the text format wants: backslash, double quote and newline. */
+static void put_label(struct ferry_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        const char *e = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+        ferry_buf_add(b, e ? e : v, e ? 2 : 1);
+    }
+}
+
+static void put_family(struct ferry_buf *b, const char *name, const char *type, const char *help)
+{
+    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* /metrics, in the Prometheus text format 0.0.4. Runs on the HTTP thread, like status_fill. */
+static void metrics_fill(void *opaque, struct ferry_buf *out)
+{
+    struct runtime *rt = opaque;
+    bool leading = atomic_load(&rt->leading);
+
+    put_family(out, "ferry_up", "gauge", "1 while the process runs");
+    put(out, "ferry_up 1\n");
+    put_family(out, "ferry_worker_events_written_total", "counter",
+               "Events a sink worker wrote (from 0 again when a reload restarts the worker)");
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; i < rt->nworkers; i++) {
+        put(out, "ferry_worker_events_written_total{worker=\"");
+        put_label(out, rt->workers[i]->w->name);
+        put(out, "\"} %" PRIu64 "\n", ferry_worker_written(rt->workers[i]->worker));
+    }
+    pthread_mutex_unlock(&rt->mu);
+    put_family(out, "ferry_leader", "gauge", "1 while this process leads (fills the rollups)");
+    put(out, "ferry_leader %d\n", leading ? 1 : 0);
+    put_family(out, "ferry_leader_fence_token", "gauge",
+               "The fencing token of the leadership held; 0 when none");
+    put(out, "ferry_leader_fence_token %" PRId64 "\n", leading ? atomic_load(&rt->fence) : 0);
+    put_family(out, "ferry_config_reloads_total", "counter",
+               "Configurations applied after the first one");
+    put(out, "ferry_config_reloads_total %" PRIu64 "\n", atomic_load(&rt->reloads));
+    put_family(out, "ferry_config_rejected_total", "counter",
+               "Configurations refused (the running one stayed in force)");
+    put(out, "ferry_config_rejected_total %" PRIu64 "\n", atomic_load(&rt->rejected));
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */
@@ -595,30 +733,62 @@ static int start_config(struct runtime *rt)
 
 static void stop_all(struct runtime *rt)
 {
+    ferry_http_stop(rt->http); /* first: no status request runs from here on */
+    rt->http = NULL;
     rt->stopping = 1;
     if (rt->electing)
         pthread_join(rt->leader_tid, NULL);
     if (rt->watching)
         pthread_join(rt->watch_tid, NULL);
+    pthread_mutex_lock(&rt->mu);
+    struct job **workers = rt->workers;
+    size_t n = rt->nworkers;
+    rt->workers = NULL;
+    rt->nworkers = 0;
+    pthread_mutex_unlock(&rt->mu);
     /* workers first: their last batches need the sinks, not the agent */
-    for (size_t i = 0; i < rt->nworkers; i++)
-        rt->workers[i]->stop = 1;
+    for (size_t i = 0; i < n; i++)
+        workers[i]->stop = 1;
     if (rt->agent)
         rt->agent->stop = 1;
-    for (size_t i = 0; i < rt->nworkers; i++)
-        if (job_stop(rt, rt->workers[i]) < 0)
+    for (size_t i = 0; i < n; i++)
+        if (job_stop(rt, workers[i]) < 0)
             rt->failed = true;
+    free(workers);
     if (rt->agent && job_stop(rt, rt->agent) < 0)
         rt->failed = true;
     rt->agent = NULL;
-    rt->nworkers = 0;
 }
 
 /* Waits for signals and reloads until the process stops. */
+/* This process's member entry, put again when it is missing: a registration that failed (the
+ * service went away at that moment) or an entry lost with a session that came back. */
+static void check_membership(struct runtime *rt, int64_t *next)
+{
+    int64_t now = wall_ms();
+    char key[300], err[512], *value = NULL;
+    size_t len;
+    int64_t version;
+    if (!rt->coord || now < *next)
+        return;
+    *next = now + 2000;
+    snprintf(key, sizeof(key), "members/%s", rt->member_id);
+    int rc = ferry_coord_get(rt->coord, key, &value, &len, &version, err, sizeof(err));
+    free(value);
+    if (rc != 1)
+        return; /* there, or the service cannot say now */
+    struct gen *g = gen_current(rt);
+    ferry_info("coord", "member entry %s missing: registering it again", rt->member_id);
+    register_member(rt, g->cfg);
+    gen_release(rt, g);
+}
+
 static void main_loop(struct runtime *rt, const sigset_t *set)
 {
     struct timespec tick = {0, 200 * 1000 * 1000};
+    int64_t next_check = 0;
     while (!rt->ended) {
+        check_membership(rt, &next_check);
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP) {
             if (rt->o->coord_url) {
@@ -716,6 +886,17 @@ int ferry_serve(const struct ferry_serve_options *o)
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(rt.started, sizeof(rt.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    if (cfg->http_listen) { /* after the member id: the server's thread reads it */
+        if (ferry_http_start(cfg->http_listen, status_fill, metrics_fill, &rt, &rt.http, err,
+                             sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            stop_all(&rt);
+            goto out;
+        }
+        ferry_info("http", "listening on %s", ferry_http_address(rt.http));
+    }
+    if (rt.coord) {
         register_member(&rt, cfg);
         ferry_info("coord", "member %s of %s", rt.member_id, rt.url);
         if (o->coord_url)

@@ -12,6 +12,7 @@
  * (exponential, jittered, at most 30 s) consumption resumes and the same events come again.
  * Memory is bounded by max_rows plus librdkafka's fetch queue (queued.max.messages.kbytes). */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ struct ferry_worker {
     size_t n;
     int64_t batch_started_ms;
     int backoff_ms;
-    uint64_t written, failures;
+    _Atomic uint64_t written; /* read by the HTTP status thread too */
+    uint64_t failures;
     unsigned int seed;
 };
 
@@ -136,7 +138,7 @@ static int flush(struct ferry_worker *wk)
     if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
         ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    wk->written += wk->n;
+    atomic_fetch_add_explicit(&wk->written, wk->n, memory_order_relaxed);
     drop_batch(wk);
     wk->backoff_ms = 0;
     return 0;
@@ -359,14 +361,14 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
     ferry_info("worker",
                "%s: stopped; %llu events written, %llu to the dead-letter topic, %llu failed "
                "writes",
-               wk->w->name, (unsigned long long)wk->written,
+               wk->w->name, (unsigned long long)ferry_worker_written(wk),
                (unsigned long long)ferry_dlq_sent(wk->dlq), (unsigned long long)wk->failures);
     return 0;
 }
 
 uint64_t ferry_worker_written(const struct ferry_worker *wk)
 {
-    return wk->written;
+    return atomic_load_explicit(&wk->written, memory_order_relaxed);
 }
 
 void ferry_worker_destroy(struct ferry_worker *wk)

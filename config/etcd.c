@@ -55,6 +55,7 @@ struct etcd {
     pthread_cond_t cond;
     char *token;
     int64_t lease;  /* 0 while lost and not yet granted again */
+    int64_t stale;  /* a lease given up while etcd may still hold it: revoked on rebuild */
     uint64_t epoch; /* bumped whenever the lease changes */
     char *cand_key; /* this session's candidate key, while campaigning or leading */
     atomic_bool leading;
@@ -717,6 +718,8 @@ static void lease_lost(struct etcd *e, const char *why)
     atomic_store(&e->leading, false);
     ferry_warn("coord", "etcd: lease %" PRIx64 " lost (%s): leadership dropped, granting a new one",
                (uint64_t)e->lease, why);
+    if (e->lease)
+        e->stale = e->lease;
     e->lease = 0;
     e->epoch++;
     free(e->cand_key);
@@ -729,6 +732,20 @@ static void session_rebuild(struct etcd *e)
 {
     char err[512];
     int64_t lease;
+    pthread_mutex_lock(&e->mu);
+    int64_t stale = e->stale;
+    pthread_mutex_unlock(&e->mu);
+    if (stale) { /* etcd may still hold it (a partition, not an expiry): its candidate key
+                    would hold up the election for a TTL, its members linger; best effort */
+        json_t *r = NULL;
+        int rc = call(e, "lease/revoke", json_pack("{s:I}", "ID", (json_int_t)stale),
+                      unary_timeout(e), &r, err, sizeof(err));
+        json_decref(r);
+        pthread_mutex_lock(&e->mu);
+        if (rc == 0 || strstr(err, "not found"))
+            e->stale = 0;
+        pthread_mutex_unlock(&e->mu);
+    }
     if (grant(e, &lease, err, sizeof(err)) < 0) {
         ferry_warn("coord", "%s", err);
         return;

@@ -385,6 +385,8 @@ static const struct key root_keys[] = {
     {"coordination", KT_SECTION, 0, OFF(struct ferry_config, coordination), 0, NULL, NULL,
      &ferry_coordination_section, 0, 0,
      "etcd or ZooKeeper: leader election, membership, the configuration overlay"},
+    {"http", KT_SECTION, 0, 0, 0, NULL, NULL, &ferry_http_section, 0, 0,
+     "the HTTP status endpoint"},
     {0},
 };
 

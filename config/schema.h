@@ -66,6 +66,7 @@ void schema_resolve_password(struct ctx *c, char **password, const char *env,
 /* config/schema_coord.c */
 extern const struct section ferry_coordination_section;
 extern const struct section ferry_rollup_section;
+extern const struct section ferry_http_section;
 /* Checks that need the whole document: each rollup's worker exists and has the columns it
  * names. Runs after every section is loaded. */
 void schema_check_rollups(struct ctx *c, const struct ferry_node *root);

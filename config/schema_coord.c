@@ -332,3 +332,30 @@ void schema_check_rollups(struct ctx *c, const struct ferry_node *root)
         }
     }
 }
+
+/* ---- http -------------------------------------------------------------------------------- */
+
+static void check_http(struct ctx *c, void *obj, const struct ferry_node *map, const char *path)
+{
+    const struct ferry_config *cfg = obj;
+    int line, col;
+    if (!cfg->http_listen)
+        return;
+    const char *colon = strrchr(cfg->http_listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == cfg->http_listen || !end || *end || port < 0 || port > 65535) {
+        schema_pos_of(map, "listen", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.listen: '%s' is not host:port", path,
+                        cfg->http_listen);
+    }
+}
+
+static const struct key http_keys[] = {
+    {"listen", KT_STRING, 0, OFF(struct ferry_config, http_listen), 0, NULL, NULL, NULL, 0, 0,
+     "`host:port` of the HTTP endpoint: `/healthz`, `/status` (JSON) and `/metrics` "
+     "(Prometheus text); port 0 picks a free one (the member entry says which); absent: no "
+     "endpoint"},
+    {0},
+};
+const struct section ferry_http_section = {"http", http_keys, 0, check_http};

@@ -307,6 +307,13 @@ static int create_member(struct zk *z, zhandle_t *zh, const char *path, const ch
 /* ---- sessions ---------------------------------------------------------------------------- */
 
 /* Starts a client handle for a new session (connection in the background). */
+/* The client's own messages (while a server is down it writes several a second) go to ferry's
+ * debug log: what matters reaches ferry's log as state changes and errors of calls. */
+static void client_log(const char *message)
+{
+    ferry_debug("zookeeper", "%s", message);
+}
+
 static int start_handle(struct zk *z, char *err, size_t errlen)
 {
     struct zk_handle_ctx *h = malloc(sizeof(*h));
@@ -319,7 +326,8 @@ static int start_handle(struct zk *z, char *err, size_t errlen)
     if (!z->disconnected_at)
         z->disconnected_at = now_ms();
     pthread_mutex_unlock(&z->mu);
-    zhandle_t *zh = zookeeper_init(z->hosts, session_watcher, (int)z->ttl_ms, NULL, h, 0);
+    zhandle_t *zh =
+        zookeeper_init2(z->hosts, session_watcher, (int)z->ttl_ms, NULL, h, 0, client_log);
     if (!zh) {
         int e = errno;
         free(h);
@@ -514,7 +522,6 @@ static void *session_main(void *arg)
 static void set_client_logging(void)
 {
     zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
-    zoo_set_log_stream(stderr);
 }
 
 static void zk_free(struct zk *z)

@@ -298,6 +298,7 @@ struct ferry_config {
     struct ferry_rollup_config *rollups;
     size_t nrollups;
     struct ferry_coordination_config coordination;
+    char *http_listen; /* http.listen: "host:port" of the status endpoint; NULL: none */
 };
 
 /* Reads, parses and validates the file at `path`. On success *out owns a new config and 0 is

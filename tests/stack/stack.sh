@@ -29,7 +29,7 @@
 #   FERRY_MYSQL_KEEP_DATA=1  mariadb starts on the data directory of its last run, if any
 #                          (restart tests), instead of a fresh one
 #   FERRY_ETCD_KEEP_DATA=1   etcd starts on the data directory of its last run, if any
-#                          (ZooKeeper always does)
+#   FERRY_ZK_KEEP_DATA=1     the same for zookeeper
 #   FERRY_MYSQL_ARGS       more mariadbd options, after the defaults (a later one wins), e.g.
 #                          "--innodb-flush-log-at-trx-commit=1" for benchmarks
 #   FERRY_REDIS_PORT       fixed port for redis
@@ -734,7 +734,8 @@ start_zookeeper() {
     d=$(comp_dir zookeeper)
     command -v java >/dev/null || { err "zookeeper: java not found"; return 1; }
     ZK_CP=$(zk_classpath) || { err "zookeeper: /usr/share/java/zookeeper.jar not found"; return 1; }
-    rm -rf "$d/data"
+    # a restart test keeps the data: the stored keys and the election's sequence numbers
+    [[ ${FERRY_ZK_KEEP_DATA:-} == 1 && -d $d/data/version-2 ]] || rm -rf "$d/data"
     mkdir -p "$d/data"
     run_server zookeeper 60 FERRY_ZK_PORT zk_cmd zk_check || return 1
     READY_PORT=${PORTS[0]}
