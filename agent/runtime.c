@@ -68,8 +68,8 @@ struct runtime {
     char url[1024];      /* copts as a URL, for messages */
     char member_id[256]; /* <role>-<host>-<pid>: also this process's candidacy */
     char started[32];
-    pthread_t watch_tid, leader_tid;
-    bool watching, electing;
+    pthread_t watch_tid, leader_tid, check_tid;
+    bool watching, electing, checking;
     volatile sig_atomic_t stopping; /* the process is stopping */
     volatile sig_atomic_t ended;    /* a job ended by itself: the process stops */
     bool failed;                    /* a job failed */
@@ -330,10 +330,13 @@ static bool lead(struct runtime *rt, int64_t fence)
             ru = NULL;
             gen_release(rt, g);
             g = cur;
-            snprintf(fence_name, sizeof(fence_name), "%s:%s", g->cfg->group,
+            /* one row per leadership: the group, and the service and prefix whose tokens
+             * it compares (tokens of different services or prefixes are not comparable) */
+            snprintf(fence_name, sizeof(fence_name), "%s:%s%s", g->cfg->group,
                      !rt->coord                              ? "none"
-                     : rt->copts.backend == FERRY_COORD_ETCD ? "etcd"
-                                                             : "zookeeper");
+                     : rt->copts.backend == FERRY_COORD_ETCD ? "etcd:"
+                                                             : "zookeeper:",
+                     rt->coord ? rt->copts.prefix : "");
             if (ferry_rollups_new(g->cfg, fence_name, &ru, err, sizeof(err)) < 0)
                 ferry_error("leader", "rollups: %s", err);
             next = 0;
@@ -361,7 +364,7 @@ static bool lead(struct runtime *rt, int64_t fence)
             if (rc < 0)
                 ferry_warn("leader", "rollups: %s", err);
         }
-        int64_t wait = next - wall_ms();
+        int64_t wait = ru && g->cfg->nrollups ? next - wall_ms() : 100;
         nap(wait < 100 ? (wait > 0 ? wait : 10) : 100, &rt->stopping);
     }
     if (!rt->stopping && !fenced && rt->coord)
@@ -451,6 +454,16 @@ static const char *join_names(char *buf, size_t len, const char *what, size_t n)
     return buf;
 }
 
+/* A part of the new configuration could not start (its old settings are gone already): the
+ * process stops with exit code 1, for its supervisor to start it again, rather than run on
+ * without that part. */
+static void part_failed(struct runtime *rt, const char *what, const char *err)
+{
+    ferry_error("config", "%s: %s: stopping", what, err);
+    rt->failed = true;
+    rt->ended = 1;
+}
+
 /* Makes cfg current: restarts what differs, starts what is new, stops what is gone. */
 static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
 {
@@ -485,7 +498,7 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
         if (cfg->nsources == 0)
             ferry_warn("config", "agent.sources: no source configured: the agent stops");
         else if (!(rt->agent = job_start(rt, g, NULL, err, sizeof(err))))
-            ferry_error("config", "agent: %s", err);
+            part_failed(rt, "agent", err);
         join_names(restarted, sizeof(restarted), "agent", nre++);
     }
     bool all = kafka || !ferry_config_same_sinks(old, cfg);
@@ -517,7 +530,7 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
             continue;
         struct job *j = job_start(rt, g, &cfg->workers[k], err, sizeof(err));
         if (!j || add_worker(rt, j) < 0) {
-            ferry_error("config", "worker %s: %s", cfg->workers[k].name, j ? "out of memory" : err);
+            part_failed(rt, cfg->workers[k].name, j ? "out of memory" : err);
             job_stop(rt, j);
             continue;
         }
@@ -735,22 +748,26 @@ static void stop_all(struct runtime *rt)
 {
     ferry_http_stop(rt->http); /* first: no status request runs from here on */
     rt->http = NULL;
-    rt->stopping = 1;
-    if (rt->electing)
-        pthread_join(rt->leader_tid, NULL);
-    if (rt->watching)
-        pthread_join(rt->watch_tid, NULL);
     pthread_mutex_lock(&rt->mu);
     struct job **workers = rt->workers;
     size_t n = rt->nworkers;
     rt->workers = NULL;
     rt->nworkers = 0;
     pthread_mutex_unlock(&rt->mu);
-    /* workers first: their last batches need the sinks, not the agent */
+    /* every part told at once: the jobs' last batches and checkpoints must not wait for a
+     * rollup pass or a resignation */
+    rt->stopping = 1;
     for (size_t i = 0; i < n; i++)
         workers[i]->stop = 1;
     if (rt->agent)
         rt->agent->stop = 1;
+    if (rt->electing)
+        pthread_join(rt->leader_tid, NULL);
+    if (rt->watching)
+        pthread_join(rt->watch_tid, NULL);
+    if (rt->checking)
+        pthread_join(rt->check_tid, NULL);
+    /* workers first: their last batches need the sinks, not the agent */
     for (size_t i = 0; i < n; i++)
         if (job_stop(rt, workers[i]) < 0)
             rt->failed = true;
@@ -783,12 +800,21 @@ static void check_membership(struct runtime *rt, int64_t *next)
     gen_release(rt, g);
 }
 
+static void *check_main(void *arg)
+{
+    struct runtime *rt = arg;
+    int64_t next = wall_ms() + 2000;
+    while (!rt->stopping) {
+        check_membership(rt, &next);
+        nap(200, &rt->stopping);
+    }
+    return NULL;
+}
+
 static void main_loop(struct runtime *rt, const sigset_t *set)
 {
     struct timespec tick = {0, 200 * 1000 * 1000};
-    int64_t next_check = 0;
     while (!rt->ended) {
-        check_membership(rt, &next_check);
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP) {
             if (rt->o->coord_url) {
@@ -815,6 +841,10 @@ static void main_loop(struct runtime *rt, const sigset_t *set)
         size_t len = rt->pending_len;
         int64_t version = rt->pending_version;
         rt->pending = NULL;
+        if (text && version <= rt->cur->version) { /* SIGHUP applied it, or a newer one */
+            free(text);
+            text = NULL;
+        }
         pthread_mutex_unlock(&rt->mu);
         if (text) {
             reload_text(rt, text, len, version);
@@ -832,6 +862,15 @@ int ferry_serve(const struct ferry_serve_options *o)
 
     rt.role = o->agent && o->sink ? "run" : o->agent ? "agent" : "sink";
     pthread_mutex_init(&rt.mu, NULL);
+    /* before any thread starts (the coordination session's too): every thread inherits the
+     * mask, and the signals reach the main thread's sigtimedwait alone. A peer that closed a
+     * socket is an error of the write, not the end of the process. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if ((rc = start_config(&rt)) != 0)
         goto out;
     struct ferry_config *cfg = rt.cur->cfg;
@@ -860,11 +899,6 @@ int ferry_serve(const struct ferry_serve_options *o)
          * between arenas (tests/bench/agent.sh). One arena for the agent's few threads. */
         mallopt(M_ARENA_MAX, 1);
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads created below inherit the mask */
 
     if (o->agent && !(rt.agent = job_start(&rt, rt.cur, NULL, err, sizeof(err)))) {
         fprintf(stderr, "ferry: %s\n", err);
@@ -901,6 +935,7 @@ int ferry_serve(const struct ferry_serve_options *o)
         ferry_info("coord", "member %s of %s", rt.member_id, rt.url);
         if (o->coord_url)
             rt.watching = pthread_create(&rt.watch_tid, NULL, watch_main, &rt) == 0;
+        rt.checking = pthread_create(&rt.check_tid, NULL, check_main, &rt) == 0;
     }
     if (o->sink && (rt.coord || cfg->nrollups))
         rt.electing = pthread_create(&rt.leader_tid, NULL, leader_main, &rt) == 0;

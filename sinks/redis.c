@@ -38,6 +38,7 @@
 struct part {
     const rd_kafka_message_t *first; /* its first event in the batch: topic and partition */
     int64_t stored;                  /* the next offset to apply, as Redis had it; -1: none */
+    int64_t stored_first;            /* stored, as the batch's first transaction saw it */
     int64_t next;                    /* the offset after its last event in the batch */
     size_t key_at, key_len;          /* its offset key in ferry_sink.keys */
 };
@@ -53,6 +54,18 @@ struct ferry_sink {
     struct ferry_buf out;   /* commands in Redis's protocol, handed to hiredis at once */
     struct part parts[MAX_PARTS];
     size_t nparts;
+    /* the commands of the transaction being built, in order: what each answer belongs to */
+    struct qcmd {
+        const rd_kafka_message_t *m;
+        size_t k; /* its template */
+    } * queued;
+    size_t nqueued, cap_queued;
+    /* commands of this batch Redis refused to queue for good (a key the ACL user may not
+     * touch): left out when the transaction is built again; by their place in queued */
+    size_t *refused;
+    size_t nrefused, cap_refused;
+    bool again;      /* building a batch's transaction a second time: rejects were made already */
+    size_t nskipped; /* refused commands left out of the transaction being built */
     uint64_t parse_errors, missing_fields, command_errors, replayed, conflicts;
 };
 
@@ -152,6 +165,40 @@ static int check_commands(struct ferry_sink *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Offsets stored by earlier versions of ferry, in one hash per group (`ferry:offsets:<group>`,
+ * field `<topic>:<partition>`), are copied to the keys of their partitions unless those exist
+ * already: without them, a worker would start where Kafka's committed offset is, and apply
+ * again what Redis had after it. SET NX: a newer offset is never replaced, and every worker
+ * of the group may copy at the same time. The hash is left as it was. */
+static int migrate_offsets(struct ferry_sink *s, char *err, size_t errlen)
+{
+    redisReply *r =
+        roundtrip(s, redisCommand(s->rc, "HGETALL ferry:offsets:%s", s->group), err, errlen);
+    if (!r)
+        return FERRY_ERR_RETRY;
+    size_t copied = 0;
+    int rc = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && rc == 0; i += 2) {
+        redisReply *x =
+            roundtrip(s,
+                      redisCommand(s->rc, "SET ferry:offsets:%s:%b %b NX", s->group,
+                                   r->element[i]->str, (size_t)r->element[i]->len,
+                                   r->element[i + 1]->str, (size_t)r->element[i + 1]->len),
+                      err, errlen);
+        if (!x) {
+            rc = FERRY_ERR_RETRY;
+            break;
+        }
+        copied += x->type == REDIS_REPLY_STATUS;
+        freeReplyObject(x);
+    }
+    if (copied)
+        ferry_info("redis", "%s: %zu stored offsets copied from the hash ferry:offsets:%s",
+                   s->cfg->name, copied, s->group);
+    freeReplyObject(r);
+    return rc;
+}
+
 static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
 {
     const struct ferry_redis_config *c = &s->cfg->redis;
@@ -167,15 +214,19 @@ static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
     }
     struct timeval io = {60, 0};
     redisSetTimeout(s->rc, io);
-    if (c->password) { /* with a user: Redis 6's ACL form; a user alone is refused at load */
+    rc = 0;
+    if (c->password) /* with a user: Redis 6's ACL form; a user alone is refused at load */
         rc = c->user ? command(s, err, errlen, "AUTH %s %s", c->user, c->password)
                      : command(s, err, errlen, "AUTH %s", c->password);
-        if (rc < 0)
-            return rc;
-    }
-    if (c->db && (rc = command(s, err, errlen, "SELECT %ld", c->db)) < 0)
-        return rc;
-    return check_commands(s, err, errlen);
+    if (rc == 0 && c->db)
+        rc = command(s, err, errlen, "SELECT %ld", c->db);
+    if (rc == 0)
+        rc = check_commands(s, err, errlen);
+    if (rc == 0)
+        rc = migrate_offsets(s, err, errlen);
+    if (rc < 0) /* never a connection half set up: the next write would use it as it is */
+        disconnect(s);
+    return rc;
 }
 
 static int redis_open(struct ferry_sink **out, const struct ferry_worker_config *cfg,
@@ -362,6 +413,31 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
     return rc;
 }
 
+static bool is_refused(const struct ferry_sink *s, size_t at)
+{
+    for (size_t i = 0; i < s->nrefused; i++)
+        if (s->refused[i] == at)
+            return true;
+    return false;
+}
+
+/* Errors Redis gives while queueing that pass: out of memory, a replica, a busy or loading
+ * server, a failed snapshot. The batch is tried again later, whole. Any other refusal of a
+ * command (NOPERM: the ACL user may not touch a key built from the event) would come back
+ * every time: that command is left out and counted, as a command failing in EXEC is. */
+static bool transient_refusal(const char *e)
+{
+    static const char *const codes[] = {"OOM",        "READONLY", "MISCONF",    "LOADING",
+                                        "BUSY",       "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN",
+                                        "NOREPLICAS", "NOTREADY"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t n = strlen(codes[i]);
+        if (!strncmp(e, codes[i], n) && (e[n] == ' ' || e[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 /* Appends the commands of one event to the transaction: a command that needs a field the
  * event lacks is left out. Returns how many it appended, or FERRY_ERR_NOMEM. */
 static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_t index)
@@ -376,8 +452,10 @@ static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_
 
     if (ferry_fields_parse(s->parser, &s->fields, m->payload ? m->payload : "", m->len,
                            rd_kafka_message_timestamp(m, &tstype), perr, sizeof(perr)) < 0) {
-        s->parse_errors++;
-        b->reject(b->opaque, m, perr); /* its offset still advances with the batch */
+        if (!s->again) {
+            s->parse_errors++;
+            b->reject(b->opaque, m, perr); /* its offset still advances with the batch */
+        }
         return 0;
     }
     ferry_fields_set_meta(&s->fields, topic, m->partition, m->offset);
@@ -399,6 +477,20 @@ static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_
                            (unsigned long long)s->missing_fields);
             continue;
         }
+        size_t at = s->nqueued + s->nskipped;
+        if (is_refused(s, at)) { /* refused for good in the first try */
+            s->nskipped++;
+            continue;
+        }
+        if (s->nqueued == s->cap_queued) {
+            size_t cap = s->cap_queued ? s->cap_queued * 2 : 1024;
+            struct qcmd *q = realloc(s->queued, cap * sizeof(*q));
+            if (!q)
+                return FERRY_ERR_NOMEM;
+            s->queued = q;
+            s->cap_queued = cap;
+        }
+        s->queued[s->nqueued++] = (struct qcmd){m, k};
         for (size_t a = 0; a < cmd->n; a++)
             argv[a] = s->arena.p + offs[a];
         if (out_command(&s->out, (int)cmd->n, argv, lens) < 0)
@@ -482,6 +574,28 @@ static int read_tally(struct ferry_sink *s, struct tally *t, char *err, size_t e
     return 0;
 }
 
+#define REFUSED 1 /* read_transaction: Redis refused to queue commands for good */
+
+/* Remembers that the command queued at `index` was refused for good, and says so. */
+static int note_refused(struct ferry_sink *s, size_t index, const char *why)
+{
+    const struct qcmd *q = &s->queued[index];
+    if (s->nrefused == s->cap_refused) {
+        size_t cap = s->cap_refused ? s->cap_refused * 2 : 16;
+        size_t *v = realloc(s->refused, cap * sizeof(*v));
+        if (!v)
+            return FERRY_ERR_NOMEM;
+        s->refused = v;
+        s->cap_refused = cap;
+    }
+    s->refused[s->nrefused++] = index; /* its place among the commands, as built again */
+    s->command_errors++;
+    ferry_warn("redis", "%s: %s [%d] offset %lld: Redis refused command %s: %s: left out",
+               s->cfg->name, rd_kafka_topic_name(q->m->rkt), q->m->partition,
+               (long long)q->m->offset, s->cfg->commands[q->k].v[0], why);
+    return 0;
+}
+
 /* Reads the answers to MULTI, the `queued` commands and EXEC. */
 static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size_t errlen)
 {
@@ -493,10 +607,21 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
     void *saved_priv = s->rc->reader->privdata;
     s->rc->reader->fn = &tally_functions;
     s->rc->reader->privdata = &t;
+    bool transient = false, offsets = false;
+    s->nrefused = 0;
     for (size_t i = 0; i < queued + 1 && rc == 0; i++) { /* MULTI's +OK, then +QUEUED each */
         rc = read_tally(s, &t, err, errlen);
-        if (rc == 0 && t.errors && !refused[0])
+        if (rc < 0 || !t.errors)
+            continue;
+        if (!refused[0])
             snprintf(refused, sizeof(refused), "%s", t.first);
+        transient |= transient_refusal(t.first);
+        if (i == 0 || i - 1 >= s->nqueued) { /* MULTI or MSET: nothing to leave out */
+            offsets = true;
+            continue;
+        }
+        if (note_refused(s, i - 1, t.first) < 0)
+            transient = true; /* out of memory: try the batch again later */
     }
     if (rc == 0)
         rc = read_tally(s, &t, err, errlen);
@@ -513,8 +638,11 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
                             "partitions: nothing written, the batch is tried again",
                             s->cfg->name);
     }
+    if (t.type != REDIS_REPLY_ARRAY && refused[0] && !transient && !offsets && s->nrefused)
+        return REFUSED; /* built again without the refused commands */
     if (t.type != REDIS_REPLY_ARRAY)
-        return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: EXEC: %s%s%s", s->cfg->name,
+        return ferry_seterr(err, errlen, offsets && !transient ? FERRY_ERR_FATAL : FERRY_ERR_RETRY,
+                            "redis %s: EXEC: %s%s%s", s->cfg->name,
                             t.type == REDIS_REPLY_ERROR ? t.first : "unexpected reply",
                             refused[0] ? ": " : "", refused);
     uint64_t before = s->command_errors;
@@ -525,6 +653,9 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
     return 0;
 }
 
+static int write_once(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                      size_t errlen);
+
 static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                        size_t errlen)
 {
@@ -532,13 +663,48 @@ static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
 
     if ((rc = collect_parts(s, batch, err, errlen)) < 0)
         return rc;
+    s->again = false;
+    s->nrefused = 0;
+    for (;;) {
+        rc = write_once(s, batch, err, errlen);
+        if (rc != REFUSED || s->again)
+            break;
+        s->again = true; /* once more, without the refused commands */
+    }
+    s->again = false;
+    s->nrefused = 0;
+    return rc == REFUSED ? ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                                        "redis %s: Redis refused commands twice", s->cfg->name)
+                         : rc;
+}
+
+/* One transaction for the batch: 0, REFUSED, or a negative ferry_err. */
+static int write_once(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                      size_t errlen)
+{
+    int rc;
     if (!s->rc && (rc = connect_redis(s, err, errlen)) < 0)
         return rc == FERRY_ERR_FATAL ? rc : FERRY_ERR_RETRY;
     if ((rc = read_stored(s, err, errlen)) < 0)
         return rc;
+    for (size_t j = 0; j < s->nparts; j++) {
+        struct part *p = &s->parts[j];
+        if (!s->again) {
+            p->stored_first = p->stored;
+        } else if (p->stored != p->stored_first) { /* the refusals' places no longer hold */
+            redisReply *r = roundtrip(s, redisCommand(s->rc, "UNWATCH"), err, errlen);
+            if (r)
+                freeReplyObject(r);
+            return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                                "redis %s: another writer moved an offset of this batch's "
+                                "partitions: the batch is tried again",
+                                s->cfg->name);
+        }
+    }
 
     size_t queued = 0;
     s->out.len = 0;
+    s->nqueued = s->nskipped = 0;
     if (out_word(&s->out, "MULTI") < 0)
         goto nomem;
     for (size_t i = 0; i < batch->n; i++) {
@@ -558,7 +724,7 @@ static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
     if (out_word(&s->out, "EXEC") < 0 || out_flush(s) < 0)
         goto nomem;
     /* the transaction is still in hiredis's buffer: the rejected events go first */
-    if (batch->before_commit(batch->opaque) < 0) {
+    if (!s->again && batch->before_commit(batch->opaque) < 0) {
         disconnect(s);
         return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
                             "redis %s: rejected events not in the dead-letter topic: batch given "
@@ -617,6 +783,8 @@ static void redis_close_sink(struct ferry_sink *s)
     ferry_buf_release(&s->arena);
     ferry_buf_release(&s->keys);
     ferry_buf_release(&s->out);
+    free(s->queued);
+    free(s->refused);
     ferry_parser_destroy(s->parser);
     ferry_fields_release(&s->fields);
     free(s);

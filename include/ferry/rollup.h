@@ -46,7 +46,7 @@ struct ferry_rollups; /* the leader's rollup jobs */
 
 /* The jobs of cfg's rollups (cfg->rollups; none is fine). cfg is borrowed and must outlive
  * *out; fence_name (copied) names the ferry_fence row this leadership is checked against,
- * e.g. "<group>:etcd". Connects to nothing yet. 0 with *out (ferry_rollups_destroy), or
+ * e.g. "<group>:etcd:/ferry/prod". Connects to nothing yet. 0 with *out (ferry_rollups_destroy), or
  * FERRY_ERR_INVALID (a rollup the validator let through that cannot be built: a measure over
  * a column of the wrong type, a group_by on a JSON column, a summary column named twice) or
  * FERRY_ERR_NOMEM, with err and *out NULL. */

@@ -219,7 +219,7 @@ new_leader() { [ -n "$(who_leads | grep -v -- "-$LP\$" || true)" ]; }
 wait_for "a new leader while $LP is stopped" 20 new_leader
 NEW=$(who_leads | grep -v -- "-$LP\$" | head -n 1)
 NEW_TOKEN=$(grep -h "leader: $NEW leads" "$T_DIR"/s*.log | tail -n 1 | awk '{ print $NF }')
-fence_row() { sql "SELECT token FROM ferry_fence WHERE name = '$T_ID:$BACKEND'"; }
+fence_row() { sql "SELECT token FROM ferry_fence WHERE name = '$T_ID:$BACKEND:/ferry/$T_ID'"; }
 fence_new() { [ "$(fence_row)" = "$NEW_TOKEN" ]; }
 wait_for "the new leader's token in ferry_fence" 20 fence_new
 kill -CONT "$LP"
