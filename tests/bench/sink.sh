@@ -183,15 +183,21 @@ YAML
     t0=$(now_us)
     f0=$(cpu_s "$SINK_PID")
     s0=$(server_cpu "$server")
+    T_FIRST=0
     while :; do
         got=$($progress)
         t1=$(now_us)
+        if ((T_FIRST == 0 && got > 0)); then T_FIRST=$t1; G_FIRST=$got; fi
         ((got >= EVENTS)) && break
         if ((got == last)); then still=$((still + 1)); else still=0; last=$got; fi
         ((still < 3000)) || { echo "sink.sh: $name stalled at $got of $EVENTS" >&2; tail "$TMP/$name.log" >&2; exit 1; }
         sleep 0.01
     done
     F_US=$((t1 - t0))
+    # from the first write seen to the last: the rate once the consumer is going, without its
+    # start (offsets fetched, first fetch answered), which the peers' figures do not include
+    S_US=$((t1 - T_FIRST))
+    S_EVENTS=$((EVENTS - G_FIRST))
     F_CPU=$(minus "$(cpu_s "$SINK_PID")" "$f0")
     S_CPU=$(minus "$(server_cpu "$server")" "$s0")
     kill -TERM "$SINK_PID"
@@ -234,6 +240,7 @@ mysql_round() { # r
       batch: {max_rows: $BATCH, max_ms: 200}" mysql_progress
     [[ $(sql -e "SELECT COUNT(*) FROM bench_ferry$r") == "$EVENTS" ]] || { echo "sink.sh: bench_ferry$r lacks rows" >&2; exit 1; }
     record ferry_mysql "$(rate "$EVENTS" "$F_US")" "$(secs "$F_US"), ferry cpu $F_CPU s, mariadbd cpu $S_CPU s"
+    record ferry_mysql_steady "$(rate "$S_EVENTS" "$S_US")" "$S_EVENTS rows in $(secs "$S_US") from the first write seen"
 
     sql -e "CREATE TABLE bench_load$r $LAYOUT; CREATE TABLE bench_rows$r $LAYOUT"
     s0=$(server_cpu mariadb)
@@ -263,6 +270,7 @@ redis_round() { # r
       commands: [[INCR, \"bench:ferry$r\"]]
       batch: {max_rows: $BATCH, max_ms: 200}" redis_progress
     record ferry_redis "$(rate "$EVENTS" "$F_US")" "$(secs "$F_US"), ferry cpu $F_CPU s, redis-server cpu $S_CPU s"
+    record ferry_redis_steady "$(rate "$S_EVENTS" "$S_US")" "$S_EVENTS events in $(secs "$S_US") from the first write seen"
     s0=$(server_cpu redis)
     rb=$(redis-benchmark -h 127.0.0.1 -p "$FERRY_REDIS_PORT" -n "$EVENTS" -P 64 -q INCR "bench:rb$r" |
         tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) }
@@ -298,7 +306,7 @@ median() {
         }' "$TMP/runs"
 }
 declare -A RATE NOTE
-for k in ferry_mysql load rows ferry_redis rb; do
+for k in ferry_mysql ferry_mysql_steady load rows ferry_redis ferry_redis_steady rb; do
     IFS=$'\t' read -r RATE[$k] NOTE[$k] < <(median "$k") || true
 done
 
@@ -308,11 +316,13 @@ echo "$EVENTS JSON events, $PARTS partitions ($( ((REAL)) && echo "Apache Kafka,
 row "contender" "rows/s" "note"
 if [[ -n ${RATE[ferry_mysql]:-} ]]; then
     row "ferry -> MySQL" "${RATE[ferry_mysql]}" "${NOTE[ferry_mysql]}"
+    row "  once writing" "${RATE[ferry_mysql_steady]}" "${NOTE[ferry_mysql_steady]}"
     row "LOAD DATA (file)" "${RATE[load]}" "${NOTE[load]}"
     row "autocommit INSERT" "${RATE[rows]}" "${NOTE[rows]}"
 fi
 if [[ -n ${RATE[ferry_redis]:-} ]]; then
     row "ferry -> Redis (INCR)" "${RATE[ferry_redis]}" "${NOTE[ferry_redis]}"
+    row "  once writing" "${RATE[ferry_redis_steady]}" "${NOTE[ferry_redis_steady]}"
     row "redis-benchmark -P 64" "${RATE[rb]}" "${NOTE[rb]}"
 fi
 echo
@@ -323,9 +333,11 @@ ratio() { # label a b target
 }
 if [[ -n ${RATE[ferry_mysql]:-} ]]; then
     ratio "ferry/LOAD DATA" "${RATE[ferry_mysql]}" "${RATE[load]}" 0.6
+    ratio "  once writing" "${RATE[ferry_mysql_steady]}" "${RATE[load]}" 0.6
     ratio "ferry/autocommit INSERT" "${RATE[ferry_mysql]}" "${RATE[rows]}" 20
 fi
 if [[ -n ${RATE[ferry_redis]:-} ]]; then
     ratio "ferry/redis-benchmark" "${RATE[ferry_redis]}" "${RATE[rb]}" 0.5
+    ratio "  once writing" "${RATE[ferry_redis_steady]}" "${RATE[rb]}" 0.5
 fi
 exit 0

@@ -118,8 +118,8 @@ start_ferry agent agent -c "$T_DIR/local.yaml" --coord "$URL"
 for _ in 1 2 3; do start_sink; done
 
 # the writer: JSON events stamped with the time they are written, into FILE, until stopped
-writer() { # writer FILE SRC
-  python3 - "$1" "$2" "$T_DIR/stop-writers" <<'PY'
+writer() { # writer FILE SRC (run with &: the python process itself is the job)
+  exec python3 - "$1" "$2" "$T_DIR/stop-writers" <<'PY'
 import datetime, os, sys, time
 path, src, stop = sys.argv[1], sys.argv[2], sys.argv[3]
 n = 0
@@ -137,6 +137,7 @@ PY
 }
 writer "$T_DIR/a.jsonl" a &
 WRITER_A=$!
+T_PIDS+=("$WRITER_A") # stopped with the ferry processes if the test fails
 
 # ---- leadership, seen by the processes ----------------------------------------------------
 # who_leads: the member ids whose latest leadership line says they lead (live processes only)
@@ -182,6 +183,7 @@ config 37 "a b" >"$T_DIR/v3.yaml"
 "$FERRY_BIN" config push -c "$T_DIR/v3.yaml" --coord "$URL" >/dev/null
 writer "$T_DIR/b.jsonl" b &
 WRITER_B=$!
+T_PIDS+=("$WRITER_B")
 b_rows() { [ "$(sql "SELECT COUNT(*) FROM ev_$T_ID WHERE src = 'b'")" -gt 0 ]; }
 wait_for "rows of the source added live" 60 b_rows
 grep -q 'applied: restarted \[agent\]' "$T_DIR/agent.log" || fail "the agent did not restart"
@@ -283,7 +285,6 @@ members_up() { # every live process registered, and a leader
   [ "$(grep -cE '^ *(sink|agent)-' "$T_DIR/status.out")" -ge "$want" ] &&
     grep -qiE 'leader: *(sink|run)-' "$T_DIR/status.out"
 }
-T_PIDS+=("$WRITER_A" "$WRITER_B")
 "$STACK" -d "$T_DIR/stack" stop "$BACKEND" >/dev/null
 sleep $((TTL_MS / 1000 + 2)) # past the TTL: sessions and leases may expire
 start_coord "$CPORT"
