@@ -7,10 +7,14 @@
  * is used where the sink keeps none.
  *
  * Batches: up to batch.max_rows events or batch.max_ms of waiting. A batch never spans a
- * rebalance: revoke writes it first. When the sink fails, the batch's partitions are sought
- * back to the batch's first offsets, the whole assignment is paused, and after a backoff
- * (exponential, jittered, at most 30 s) consumption resumes and the same events come again.
- * Memory is bounded by max_rows plus librdkafka's fetch queue (queued.max.messages.kbytes). */
+ * rebalance: revoke writes it first. A sink that writes in two halves (write_begin, write_end:
+ * Redis) has one batch in flight while the next is gathered: it is confirmed, and its offsets
+ * stored, before the next is sent, before any rebalance is handled and at the stop; when it
+ * fails, it and the batch gathered after it are given back together. When the sink fails, the
+ * batch's partitions are sought back to the batch's first offsets, the whole assignment is paused,
+ * and after a backoff (exponential, jittered, at most 30 s) consumption resumes and the same events
+ * come again. Memory is bounded by max_rows plus librdkafka's fetch queue
+ * (queued.max.messages.kbytes). */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +43,11 @@ struct ferry_worker {
     struct ferry_dlq *dlq;
     rd_kafka_message_t **batch;
     size_t n;
+    /* a sink with write_begin/write_end: the batch sent and not yet confirmed (its array
+     * swaps with batch), while the next one is consumed */
+    rd_kafka_message_t **flying;
+    size_t nflying;
+    struct ferry_batch flying_batch;
     int64_t batch_started_ms;
     int backoff_ms;
     _Atomic uint64_t written; /* read by the HTTP status thread too */
@@ -46,19 +55,21 @@ struct ferry_worker {
     unsigned int seed;
 };
 
+/* The coarse clock (a few ms of resolution, as batch.max_ms needs): read for every message,
+ * the precise one cost the worker a sixth of its time where the virtual clock is slow. */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The first (rewind) or next (store) offset of every partition in the batch. */
-static rd_kafka_topic_partition_list_t *batch_offsets(struct ferry_worker *wk, int next)
+/* The first (rewind) or next (store) offset of every partition in msgs. */
+static rd_kafka_topic_partition_list_t *offsets_of(rd_kafka_message_t **msgs, size_t n, int next)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < wk->n; i++) {
-        rd_kafka_message_t *m = wk->batch[i];
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
         const char *t = rd_kafka_topic_name(m->rkt);
         rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, t, m->partition);
         if (!p) {
@@ -71,20 +82,25 @@ static rd_kafka_topic_partition_list_t *batch_offsets(struct ferry_worker *wk, i
     return l;
 }
 
-static void drop_batch(struct ferry_worker *wk)
+static void drop_msgs(rd_kafka_message_t **msgs, size_t *n)
 {
-    for (size_t i = 0; i < wk->n; i++)
-        rd_kafka_message_destroy(wk->batch[i]);
-    wk->n = 0;
+    for (size_t i = 0; i < *n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    *n = 0;
 }
 
-/* Gives the batch back: its partitions are sought to its first offsets so that the same
- * events are consumed again. */
-static void rewind_batch(struct ferry_worker *wk)
+static void drop_batch(struct ferry_worker *wk)
 {
-    if (!wk->n)
+    drop_msgs(wk->batch, &wk->n);
+}
+
+/* Gives msgs back: their partitions are sought to their first offsets so that the same
+ * events are consumed again. */
+static void rewind_msgs(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *n)
+{
+    if (!*n)
         return;
-    rd_kafka_topic_partition_list_t *l = batch_offsets(wk, 0);
+    rd_kafka_topic_partition_list_t *l = offsets_of(msgs, *n, 0);
     rd_kafka_error_t *e = rd_kafka_seek_partitions(wk->rk, l, 5000);
     if (e) {
         ferry_error("worker", "%s: seek back: %s", wk->w->name, rd_kafka_error_string(e));
@@ -96,7 +112,14 @@ static void rewind_batch(struct ferry_worker *wk)
                         l->elems[i].topic, l->elems[i].partition, l->elems[i].offset,
                         rd_kafka_err2str(l->elems[i].err));
     rd_kafka_topic_partition_list_destroy(l);
-    drop_batch(wk);
+    drop_msgs(msgs, n);
+}
+
+/* Gives the batch back, and the one in flight before it (whose offsets come first). */
+static void rewind_batch(struct ferry_worker *wk)
+{
+    rewind_msgs(wk, wk->batch, &wk->n);
+    rewind_msgs(wk, wk->flying, &wk->nflying);
 }
 
 /* The sink cannot write event m of the batch: it goes to the dead-letter topic. */
@@ -117,13 +140,74 @@ static int on_before_commit(void *opaque)
     return rc;
 }
 
-/* Writes the batch. Returns 0 when it is durable and its offsets are stored. */
+/* msgs were made durable: their offsets are stored, they are dropped. */
+static void written(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *n)
+{
+    rd_kafka_topic_partition_list_t *l = offsets_of(msgs, *n, 1);
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(wk->rk, l);
+    if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
+        ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    atomic_fetch_add_explicit(&wk->written, *n, memory_order_relaxed);
+    drop_msgs(msgs, n);
+    wk->backoff_ms = 0;
+}
+
+/* Waits for the batch in flight. 0 when it is durable and its offsets stored; otherwise it
+ * and the batch being gathered are given back (rewound). */
+static int flush_end(struct ferry_worker *wk)
+{
+    char err[1024];
+    if (!wk->nflying)
+        return 0;
+    int rc = wk->ops->write_end(wk->sink, err, sizeof(err));
+    if (rc < 0) {
+        wk->failures++;
+        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->nflying, err);
+        rewind_batch(wk);
+        return rc;
+    }
+    written(wk, wk->flying, &wk->nflying);
+    return 0;
+}
+
+/* Sends the batch (the one in flight, if any, ended first): it becomes the one in flight. On
+ * failure everything is given back. */
+static int flush_begin(struct ferry_worker *wk)
+{
+    char err[1024];
+    int rc = flush_end(wk);
+    if (rc < 0 || !wk->n)
+        return rc;
+    wk->flying_batch = (struct ferry_batch){wk->batch, wk->n, on_reject, on_before_commit, wk};
+    rc = wk->ops->write_begin(wk->sink, &wk->flying_batch, err, sizeof(err));
+    ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
+    if (rc < 0) {
+        wk->failures++;
+        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
+        rewind_batch(wk);
+        return rc;
+    }
+    rd_kafka_message_t **swap = wk->flying;
+    wk->flying = wk->batch;
+    wk->nflying = wk->n;
+    wk->batch = swap;
+    wk->n = 0;
+    return 0;
+}
+
+/* Writes the batch (and the one in flight). Returns 0 when everything is durable and its
+ * offsets stored; otherwise everything was given back. */
 static int flush(struct ferry_worker *wk)
 {
     char err[1024];
     struct ferry_batch b = {wk->batch, wk->n, on_reject, on_before_commit, wk};
     int rc;
 
+    if (wk->ops->write_begin) {
+        rc = flush_begin(wk);
+        return rc < 0 ? rc : flush_end(wk);
+    }
     if (!wk->n)
         return 0;
     rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
@@ -131,16 +215,10 @@ static int flush(struct ferry_worker *wk)
     if (rc < 0) {
         wk->failures++;
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
+        rewind_batch(wk);
         return rc;
     }
-    rd_kafka_topic_partition_list_t *l = batch_offsets(wk, 1);
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(wk->rk, l);
-    if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
-        ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
-    atomic_fetch_add_explicit(&wk->written, wk->n, memory_order_relaxed);
-    drop_batch(wk);
-    wk->backoff_ms = 0;
+    written(wk, wk->batch, &wk->n);
     return 0;
 }
 
@@ -160,6 +238,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     char err[512];
 
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (wk->nflying) /* the sink answers nothing else before it */
+            flush_end(wk);
         if (wk->ops->stored_offsets &&
             wk->ops->stored_offsets(wk->sink, parts, err, sizeof(err)) < 0)
             /* safe: Kafka's committed offsets never pass the sink's, and the sink skips what
@@ -181,9 +261,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         }
         return;
     }
-    /* revoke (or an error): finish the batch, commit, give the partitions up */
-    if (wk->n && flush(wk) < 0)
-        rewind_batch(wk);
+    /* revoke (or an error): finish the batches, commit, give the partitions up */
+    flush(wk); /* what fails is given back */
     commit_sync(wk);
     ferry_info("worker", "%s: %d partitions revoked", wk->w->name, parts ? parts->cnt : 0);
     if (cooperative) {
@@ -213,7 +292,8 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
     snprintf(wk->group, sizeof(wk->group), "%s.%s", cfg->group, w->name);
     snprintf(id, sizeof(id), "ferry-sink-%s", w->name);
     wk->batch = calloc((size_t)w->batch_max_rows, sizeof(*wk->batch));
-    if (!wk->batch) {
+    wk->flying = calloc((size_t)w->batch_max_rows, sizeof(*wk->flying));
+    if (!wk->batch || !wk->flying) {
         rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
         goto fail;
     }
@@ -335,6 +415,8 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
             int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - mono_ms();
             timeout = left < 0 ? 0 : (int)left;
         }
+        if (wk->nflying && timeout > 5)
+            timeout = 5; /* a batch in flight is confirmed as soon as nothing else comes */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->rk, timeout);
         if (m && m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -347,15 +429,15 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
         }
         if (wk->n && ((size_t)wk->n >= (size_t)wk->w->batch_max_rows ||
                       mono_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
-            if (flush(wk) < 0) {
-                rewind_batch(wk);
-                back_off(wk, stop);
-            }
+            /* a two-half sink: sent now, confirmed while the next batch is gathered */
+            if ((wk->ops->write_begin ? flush_begin(wk) : flush(wk)) < 0)
+                back_off(wk, stop); /* everything was given back */
+        } else if (wk->nflying && !m && flush_end(wk) < 0) {
+            back_off(wk, stop);
         }
     }
-    /* last batch, then leave the group: close revokes (committing) and commits once more */
-    if (wk->n && flush(wk) < 0)
-        rewind_batch(wk);
+    /* last batches, then leave the group: close revokes (committing) and commits once more */
+    flush(wk); /* what fails is given back */
     commit_sync(wk);
     rd_kafka_consumer_close(wk->rk);
     ferry_info("worker",
@@ -377,11 +459,14 @@ void ferry_worker_destroy(struct ferry_worker *wk)
         return;
     if (wk->batch)
         drop_batch(wk);
+    if (wk->flying)
+        drop_msgs(wk->flying, &wk->nflying);
     if (wk->rk)
         rd_kafka_destroy(wk->rk);
     if (wk->sink)
         wk->ops->close(wk->sink);
     ferry_dlq_destroy(wk->dlq);
     free(wk->batch);
+    free(wk->flying);
     free(wk);
 }

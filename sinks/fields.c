@@ -274,7 +274,8 @@ static void set_time(struct ferry_fields *f, int64_t ms)
         f->minute_of = 0;
         return;
     }
-    put_i64(f->ts, ms);
+    f->ts[0] = '\1'; /* written out from ts_ms when asked for */
+    f->ts[1] = '\0';
     if (ms / 60000 + 1 == f->minute_of)
         return; /* events come in time order, mostly: the buckets are those of the last one */
     f->minute_of = ms / 60000 + 1;
@@ -423,10 +424,9 @@ int ferry_fields_parse(struct ferry_parser *p, struct ferry_fields *f, const cha
     f->raw = data;
     f->raw_len = len;
     set_time(f, kafka_ts_ms);
-    if (kafka_ts_ms >= 0)
-        put_i64(f->kafka_ts, kafka_ts_ms);
-    else
-        f->kafka_ts[0] = '\0';
+    f->kafka_ts_v = kafka_ts_ms;
+    f->kafka_ts[0] = kafka_ts_ms >= 0 ? '\1' : '\0';
+    f->kafka_ts[1] = '\0';
     switch (p->format) {
     case FERRY_FORMAT_RAW:
         return 0;
@@ -444,8 +444,10 @@ void ferry_fields_set_meta(struct ferry_fields *f, const char *topic, int32_t pa
                            int64_t offset)
 {
     f->topic = topic;
-    put_i64(f->partition, partition);
-    put_i64(f->offset, offset);
+    f->partition_v = partition;
+    f->offset_v = offset;
+    f->partition[0] = f->offset[0] = '\1';
+    f->partition[1] = f->offset[1] = '\0';
 }
 
 void ferry_fields_set_headers(struct ferry_fields *f, const rd_kafka_headers_t *headers)
@@ -484,15 +486,21 @@ static int meta(const struct ferry_fields *f, const char *name, size_t n, const 
         return 0;                                                                                  \
     }
 #define META_TEXT(key, arr) META(key, (arr)[0] != '\0', arr, strlen(arr))
+/* a number written out on first use: the fields are the sink's own, never a const object */
+#define META_NUM(key, arr, v)                                                                      \
+    if (n == sizeof(key) - 1 && !memcmp(name, key, n) && (arr)[0] == '\1')                         \
+        put_i64((char *)(arr), (v));                                                               \
+    META_TEXT(key, arr)
     META("raw", f->raw != NULL, f->raw, f->raw_len)
     META("topic", f->topic != NULL, f->topic, f->topic ? strlen(f->topic) : 0)
-    META_TEXT("partition", f->partition)
-    META_TEXT("offset", f->offset)
-    META_TEXT("ts", f->ts)
+    META_NUM("partition", f->partition, f->partition_v)
+    META_NUM("offset", f->offset, f->offset_v)
+    META_NUM("ts", f->ts, f->ts_ms)
     META_TEXT("minute", f->minute)
     META_TEXT("hour", f->hour)
     META_TEXT("day", f->day)
-    META_TEXT("kafka_timestamp", f->kafka_ts)
+    META_NUM("kafka_timestamp", f->kafka_ts, f->kafka_ts_v)
+#undef META_NUM
 #undef META_TEXT
 #undef META
     if (n > 7 && !memcmp(name, "header.", 7))

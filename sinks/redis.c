@@ -64,6 +64,8 @@ struct ferry_sink {
      * touch): left out when the transaction is built again; by their place in queued */
     size_t *refused;
     size_t nrefused, cap_refused;
+    const struct ferry_batch *pending; /* sent by write_begin, its answers not read yet */
+    size_t pending_queued;
     bool again;      /* building a batch's transaction a second time: rejects were made already */
     size_t nskipped; /* refused commands left out of the transaction being built */
     uint64_t parse_errors, missing_fields, command_errors, replayed, conflicts;
@@ -655,6 +657,45 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
 
 static int write_once(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                       size_t errlen);
+static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size_t *queued_out,
+                     char *err, size_t errlen);
+
+/* The two halves of redis_write, for a worker that consumes the next batch meanwhile. */
+static int redis_write_begin(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
+                             size_t errlen)
+{
+    int rc;
+    s->pending = NULL;
+    if ((rc = collect_parts(s, batch, err, errlen)) < 0)
+        return rc;
+    s->again = false;
+    s->nrefused = 0;
+    if ((rc = send_once(s, batch, &s->pending_queued, err, errlen)) < 0)
+        return rc;
+    s->pending = batch;
+    return 0;
+}
+
+static int redis_write_end(struct ferry_sink *s, char *err, size_t errlen)
+{
+    const struct ferry_batch *batch = s->pending;
+    if (!batch)
+        return 0;
+    s->pending = NULL;
+    if (!s->rc)
+        return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: connection lost",
+                            s->cfg->name);
+    int rc = read_transaction(s, s->pending_queued, err, errlen);
+    if (rc == REFUSED) { /* once more, without the refused commands, and wait for it */
+        s->again = true;
+        rc = write_once(s, batch, err, errlen);
+    }
+    s->again = false;
+    s->nrefused = 0;
+    return rc == REFUSED ? ferry_seterr(err, errlen, FERRY_ERR_RETRY,
+                                        "redis %s: Redis refused commands twice", s->cfg->name)
+                         : rc;
+}
 
 static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                        size_t errlen)
@@ -681,6 +722,16 @@ static int redis_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
 /* One transaction for the batch: 0, REFUSED, or a negative ferry_err. */
 static int write_once(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                       size_t errlen)
+{
+    size_t queued = 0;
+    int rc = send_once(s, batch, &queued, err, errlen);
+    return rc < 0 ? rc : read_transaction(s, queued, err, errlen);
+}
+
+/* Builds the batch's transaction and sends it (the socket takes all of it before this
+ * returns): the answers are read by read_transaction. *queued: the commands in it. */
+static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size_t *queued_out,
+                     char *err, size_t errlen)
 {
     int rc;
     if (!s->rc && (rc = connect_redis(s, err, errlen)) < 0)
@@ -731,7 +782,16 @@ static int write_once(struct ferry_sink *s, const struct ferry_batch *batch, cha
                             "back",
                             s->cfg->name);
     }
-    return read_transaction(s, queued, err, errlen);
+    for (int done = 0; !done;) { /* on its way: Redis runs it while the worker goes on */
+        if (redisBufferWrite(s->rc, &done) != REDIS_OK) {
+            rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name,
+                              s->rc->errstr);
+            disconnect(s);
+            return rc;
+        }
+    }
+    *queued_out = queued;
+    return 0;
 nomem:
     disconnect(s); /* part of a transaction may be queued: start afresh */
     return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: out of memory", s->cfg->name);
@@ -795,5 +855,7 @@ const struct ferry_sink_ops ferry_sink_redis = {
     .open = redis_open,
     .stored_offsets = redis_stored_offsets,
     .write = redis_write,
+    .write_begin = redis_write_begin,
+    .write_end = redis_write_end,
     .close = redis_close_sink,
 };

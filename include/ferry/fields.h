@@ -40,7 +40,10 @@ struct ferry_fields {
     const char *raw;
     size_t raw_len;
     const char *topic;
+    /* partition, offset, ts and kafka_ts are written out when first asked for: "\1" until
+     * then, with the number in the *_v fields (most templates never ask) */
     char partition[16], offset[24], minute[20], hour[16], day[12], ts[24];
+    int64_t partition_v, offset_v, kafka_ts_v;
     int64_t minute_of; /* 1 + the minute (ms / 60000) minute, hour and day were made for; 0: none */
     char kafka_ts[24]; /* kafka_timestamp: the message's, in ms; "" none */
     const rd_kafka_headers_t *headers; /* header.NAME; borrowed, NULL: none */

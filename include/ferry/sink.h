@@ -53,6 +53,14 @@ struct ferry_sink_ops {
      * missing table, no privilege): the worker retries with backoff, nothing is skipped. */
     int (*write)(struct ferry_sink *sink, const struct ferry_batch *batch, char *err,
                  size_t errlen);
+    /* Optional, both or neither: write() in two halves, so that the worker consumes its next
+     * batch while the server works. write_begin sends the batch's writes (rejects and
+     * before_commit happen here) and returns once they are on their way; write_end waits for
+     * them and returns what write() would have. The batch and its messages stay valid until
+     * write_end returns; no other call comes in between. */
+    int (*write_begin)(struct ferry_sink *sink, const struct ferry_batch *batch, char *err,
+                       size_t errlen);
+    int (*write_end)(struct ferry_sink *sink, char *err, size_t errlen);
     void (*close)(struct ferry_sink *sink);
 };
 
