@@ -110,9 +110,12 @@ echo "coordination: {ttl_ms: $TTL_MS}" >"$T_DIR/local.yaml"
 # Every sink process pauses 1.5 s between its leadership check and its rollup write, so that
 # the fencing case below can stop it there.
 NSINK=0
-start_sink() {
+start_sink() { # and wait until it is a member (a process that cannot reach the service at
+  # its start exits: the cases below must not stop the service under a starting one)
   NSINK=$((NSINK + 1))
   FERRY_DEBUG_ROLLUP_DELAY_MS=1500 start_ferry "s$NSINK" sink -c "$T_DIR/local.yaml" --coord "$URL"
+  registered() { grep -q " coord: member " "$T_DIR/s$NSINK.log"; }
+  wait_for "sink $NSINK registered" 30 registered
 }
 start_ferry agent agent -c "$T_DIR/local.yaml" --coord "$URL"
 for _ in 1 2 3; do start_sink; done

@@ -570,8 +570,12 @@ mariadb_socket_path() {
 mariadb_cmd() {
     local d
     d=$(comp_dir mariadb)
+    # a tmpdir of its own: a server that starts removes the temporary tables it finds in its
+    # tmpdir, and the private servers of some tests would take the shared one's from /tmp
+    mkdir -p "$d/tmp"
     CMD=(mariadbd --no-defaults
         --datadir="$d/data"
+        --tmpdir="$d/tmp"
         --socket="$MYSQL_SOCK"
         --port="${PORTS[0]}"
         --bind-address=127.0.0.1
