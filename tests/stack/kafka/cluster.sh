@@ -249,10 +249,18 @@ kafka_show_logs() {
 }
 
 # kafka_partitions_ready TOPIC PARTITIONS REPLICAS: every partition has a leader and its
-# full replica set in sync.
+# full replica set in sync, in the metadata of every broker (a client may ask any of them; one
+# that has not heard of the topic yet says it has no partitions).
 kafka_partitions_ready() {
-    local t=$1 np=$2 rf=$3
-    timeout 10 kcat -L -b "$(kafka_bootstrap)" -t "$t" -J 2>/dev/null |
+    local b
+    for b in $(kafka_bootstrap | tr ',' ' '); do
+        kafka_partitions_ready_at "$b" "$@" || return 1
+    done
+}
+
+kafka_partitions_ready_at() {
+    local bs=$1 t=$2 np=$3 rf=$4
+    timeout 10 kcat -L -b "$bs" -t "$t" -J 2>/dev/null |
         "$PY" -c '
 import json, sys
 t, np, rf = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
