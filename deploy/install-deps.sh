@@ -11,7 +11,7 @@ libs=(librdkafka-dev libhiredis-dev libmariadb-dev libzookeeper-mt-dev libyaml-d
 servers=(mariadb-server mariadb-client redis-server redis-tools etcd-server etcd-client
          zookeeper)
 tools=(python3 python3-kafka kcat default-jre-headless maven procps iproute2 clang-format cppcheck valgrind
-       gdb)
+       gdb curl)
 
 want=("${build[@]}" "${libs[@]}" "${servers[@]}" "${tools[@]}")
 case "${1:-}" in
