@@ -121,19 +121,11 @@ static int cli_parse(struct cli *cli, int argc, char **argv, const char *usage)
 /* Loads -c FILE, printing every diagnostic as file:line:column: message. 0 or exit code 2. */
 static int cli_load(struct cli *cli)
 {
-    struct ferry_diags d;
-    char line[2048];
     int rc;
 
     if (!cli->file)
         return 0;
-    ferry_diags_init(&d, cli->file);
-    rc = ferry_config_load(cli->file, &cli->cfg, &d);
-    for (size_t i = 0; i < d.n; i++)
-        fprintf(stderr, "%s\n", ferry_diags_format(&d, i, line, sizeof(line)));
-    if (rc < 0 && d.n == 0)
-        fprintf(stderr, "%s: %s\n", cli->file, ferry_strerror(rc));
-    ferry_diags_release(&d);
+    rc = ferry_config_load_report(cli->file, &cli->cfg, stderr);
     return rc < 0 ? 2 : 0;
 }
 
@@ -698,8 +690,7 @@ fail:
 static struct ferry_config *stored_config(struct cli *cli, const char *name)
 {
     struct ferry_config *cfg = NULL;
-    struct ferry_diags d;
-    char err[1024], line[2048], *text = NULL;
+    char err[1024], *text = NULL;
     size_t len = 0;
     int64_t version = 0;
     int rc = ferry_coord_get(cli->coord, CONFIG_KEY, &text, &len, &version, err, sizeof(err));
@@ -712,13 +703,8 @@ static struct ferry_config *stored_config(struct cli *cli, const char *name)
         printf("  no configuration at %s: give -c FILE for the workers' lag\n", name);
         return NULL;
     }
-    ferry_diags_init(&d, name);
-    if (ferry_config_parse(name, text, len, &cfg, &d) < 0) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "%s\n", ferry_diags_format(&d, i, line, sizeof(line)));
+    if (ferry_config_parse_report(name, text, len, &cfg, stderr) < 0)
         printf("  the configuration at %s does not validate (see above): lag skipped\n", name);
-    }
-    ferry_diags_release(&d);
     free(text);
     return cfg;
 }

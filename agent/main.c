@@ -51,28 +51,12 @@ static int usage(FILE *f, int code)
     return code;
 }
 
-static int load_config(const char *path, struct ferry_config **cfg)
-{
-    struct ferry_diags d;
-    char line[2048];
-    int rc;
-
-    ferry_diags_init(&d, path);
-    rc = ferry_config_load(path, cfg, &d);
-    for (size_t i = 0; i < d.n; i++)
-        fprintf(stderr, "%s\n", ferry_diags_format(&d, i, line, sizeof(line)));
-    if (rc < 0 && d.n == 0)
-        fprintf(stderr, "%s: %s\n", path, ferry_strerror(rc));
-    ferry_diags_release(&d);
-    return rc;
-}
-
 /* ---- check, mock-kafka, config -------------------------------------------------------- */
 
 static int cmd_check(const char *path)
 {
     struct ferry_config *cfg = NULL;
-    if (load_config(path, &cfg) < 0)
+    if (ferry_config_load_report(path, &cfg, stderr) < 0)
         return 2;
     printf("ok\n");
     ferry_config_destroy(cfg);

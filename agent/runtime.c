@@ -150,44 +150,17 @@ static struct gen *gen_current(struct runtime *rt)
 
 /* ---- loading ----------------------------------------------------------------------------- */
 
-static void print_diags(const struct ferry_diags *d, int rc, const char *name, bool running)
-{
-    char line[2048];
-    for (size_t i = 0; i < d->n; i++) {
-        if (running)
-            ferry_error("config", "%s", ferry_diags_format(d, i, line, sizeof(line)));
-        else
-            fprintf(stderr, "%s\n", ferry_diags_format(d, i, line, sizeof(line)));
-    }
-    if (rc < 0 && d->n == 0) {
-        if (running)
-            ferry_error("config", "%s: %s", name, ferry_strerror(rc));
-        else
-            fprintf(stderr, "%s: %s\n", name, ferry_strerror(rc));
-    }
-}
-
 static int load_file(const char *path, struct ferry_config **cfg, bool running)
 {
-    struct ferry_diags d;
-    ferry_diags_init(&d, path);
-    int rc = ferry_config_load(path, cfg, &d);
-    print_diags(&d, rc, path, running);
-    ferry_diags_release(&d);
-    return rc;
+    return ferry_config_load_report(path, cfg, running ? NULL : stderr);
 }
 
 static int parse_text(struct runtime *rt, const char *text, size_t len, struct ferry_config **cfg,
                       bool running)
 {
     char name[1100];
-    struct ferry_diags d;
     snprintf(name, sizeof(name), "%s/config", rt->url);
-    ferry_diags_init(&d, name);
-    int rc = ferry_config_parse(name, text, len, cfg, &d);
-    print_diags(&d, rc, name, running);
-    ferry_diags_release(&d);
-    return rc;
+    return ferry_config_parse_report(name, text, len, cfg, running ? NULL : stderr);
 }
 
 /* ---- jobs -------------------------------------------------------------------------------- */
@@ -696,12 +669,7 @@ static int start_config(struct runtime *rt)
     int64_t version = 0;
 
     if (o->config_file && o->coord_url) { /* the file supplies the coordination section */
-        struct ferry_diags d;
-        ferry_diags_init(&d, o->config_file);
-        int rc = ferry_config_load_coordination(o->config_file, &local, &d);
-        print_diags(&d, rc, o->config_file, false);
-        ferry_diags_release(&d);
-        if (rc < 0)
+        if (ferry_config_load_coordination_report(o->config_file, &local, stderr) < 0)
             return 2;
     } else if (o->config_file && load_file(o->config_file, &local, false) < 0) {
         return 2;

@@ -25,8 +25,7 @@ static int push_endpoint(struct ferry_coord_options *o, const char *s, size_t n)
     return 0;
 }
 
-/* An endpoint is host:port with a non-empty host and a port in 1..65535. */
-static bool endpoint_ok(const char *s, size_t n)
+bool ferry_coord_endpoint_ok(const char *s, size_t n)
 {
     const char *colon = memrchr(s, ':', n);
     if (!colon || colon == s || (size_t)(colon - s) + 1 == n)
@@ -66,10 +65,11 @@ int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *
                             "%s: a coordination URL starts with etcd:// or zk://", url);
     const char *slash = strchr(rest, '/');
     const char *hosts_end = slash ? slash : rest + strlen(rest);
-    for (const char *p = rest; p < hosts_end;) {
+    /* every item between commas is checked, an empty one too ("h:1,", ",h:1") */
+    for (const char *p = rest; p < hosts_end || (p == hosts_end && p > rest && p[-1] == ',');) {
         const char *comma = memchr(p, ',', (size_t)(hosts_end - p));
         const char *end = comma ? comma : hosts_end;
-        if (!endpoint_ok(p, (size_t)(end - p))) {
+        if (!ferry_coord_endpoint_ok(p, (size_t)(end - p))) {
             ferry_coord_options_release(o);
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "%s: '%.*s' is not host:port", url,
                                 (int)(end - p), p);

@@ -20,6 +20,7 @@
 #include "ferry/err.h"
 #include "ferry/fields.h"
 #include "ferry/keyer.h"
+#include "ferry/log.h"
 #include "ferry/mapping.h"
 
 #include "schema.h"
@@ -1544,6 +1545,56 @@ int ferry_config_load_coordination(const char *path, struct ferry_config **out,
     cfg->path = strdup(path);
     *out = cfg;
     return 0;
+}
+
+/* ---- loading with the diagnostics said ----------------------------------------------------- */
+
+static void report(const struct ferry_diags *d, int rc, const char *name, FILE *f)
+{
+    char line[2048];
+    for (size_t i = 0; i < d->n; i++) {
+        if (f)
+            fprintf(f, "%s\n", ferry_diags_format(d, i, line, sizeof(line)));
+        else
+            ferry_error("config", "%s", ferry_diags_format(d, i, line, sizeof(line)));
+    }
+    if (rc < 0 && d->n == 0) {
+        if (f)
+            fprintf(f, "%s: %s\n", name, ferry_strerror(rc));
+        else
+            ferry_error("config", "%s: %s", name, ferry_strerror(rc));
+    }
+}
+
+int ferry_config_load_report(const char *path, struct ferry_config **out, FILE *f)
+{
+    struct ferry_diags d;
+    ferry_diags_init(&d, path);
+    int rc = ferry_config_load(path, out, &d);
+    report(&d, rc, path, f);
+    ferry_diags_release(&d);
+    return rc;
+}
+
+int ferry_config_parse_report(const char *name, const char *text, size_t len,
+                              struct ferry_config **out, FILE *f)
+{
+    struct ferry_diags d;
+    ferry_diags_init(&d, name);
+    int rc = ferry_config_parse(name, text, len, out, &d);
+    report(&d, rc, name, f);
+    ferry_diags_release(&d);
+    return rc;
+}
+
+int ferry_config_load_coordination_report(const char *path, struct ferry_config **out, FILE *f)
+{
+    struct ferry_diags d;
+    ferry_diags_init(&d, path);
+    int rc = ferry_config_load_coordination(path, out, &d);
+    report(&d, rc, path, f);
+    ferry_diags_release(&d);
+    return rc;
 }
 
 /* ---- reference ------------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/coord.h"
 #include "schema.h"
 
 static const char *const backend_names[] = {"none", "etcd", "zookeeper", NULL};
@@ -41,10 +42,8 @@ static void check_coordination(struct ctx *c, void *obj, const struct ferry_node
                         backend_names[k->backend]);
     }
     for (size_t i = 0; k->endpoints.v && i < k->endpoints.n; i++) {
-        const char *e = k->endpoints.v[i], *colon = strrchr(e, ':');
-        char *end = NULL;
-        long port = colon ? strtol(colon + 1, &end, 10) : 0;
-        if (!colon || colon == e || !end || *end || port < 1 || port > 65535) {
+        const char *e = k->endpoints.v[i];
+        if (!ferry_coord_endpoint_ok(e, strlen(e))) {
             schema_pos_of(map, "endpoints", &line, &col);
             ferry_diags_add(c->d, line, col, "%s.endpoints: '%s' is not host:port", path, e);
         }

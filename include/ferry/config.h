@@ -316,6 +316,12 @@ int ferry_config_parse(const char *name, const char *text, size_t len, struct fe
 int ferry_config_load_coordination(const char *path, struct ferry_config **out,
                                    struct ferry_diags *d);
 void ferry_config_destroy(struct ferry_config *cfg);
+/* The same three, saying every problem ("file:line:col: message", or "file: why" when the file
+ * could not be read) on f, or in the log (level error, module "config") when f is NULL. */
+int ferry_config_load_report(const char *path, struct ferry_config **out, FILE *f);
+int ferry_config_parse_report(const char *name, const char *text, size_t len,
+                              struct ferry_config **out, FILE *f);
+int ferry_config_load_coordination_report(const char *path, struct ferry_config **out, FILE *f);
 
 /* Whether two configurations hold the same settings: in kafka; in agent (its sources,
  * state_dir, …); in sinks apart from its workers (group, dead_letter_topic); in one worker;

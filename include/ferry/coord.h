@@ -45,6 +45,9 @@ struct ferry_coord_options {
  * ttl_ms is set to 10000. */
 int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err, size_t errlen);
 void ferry_coord_options_release(struct ferry_coord_options *o);
+/* An endpoint is host:port: a non-empty host and a port of digits only, 1 to 65535. The same
+ * rule for URLs and for the coordination section's endpoints. */
+bool ferry_coord_endpoint_ok(const char *s, size_t n);
 /* "etcd://127.0.0.1:2379/ferry/prod": the URL that names these options, in buf. */
 const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *buf, size_t len);
 

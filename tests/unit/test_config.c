@@ -1485,6 +1485,12 @@ static void bad_rollups(void **state)
 static void bad_coordination(void **state)
 {
     (void)state;
+    expect_diags("kafka: {brokers: embedded}\n"
+                 "coordination: {backend: etcd, endpoints: ['h: 80', 'h:+80']}\n"
+                 "http: {listen: nohost}\n",
+                 NAME ":2:42: coordination.endpoints: 'h: 80' is not host:port\n" NAME
+                      ":2:42: coordination.endpoints: 'h:+80' is not host:port\n" NAME
+                      ":3:16: http.listen: 'nohost' is not host:port\n");
     expect_diags(
         "kafka: {brokers: embedded}\n"
         "coordination:\n"
