@@ -1,4 +1,5 @@
 /* ferry: the agent — every source read on one thread, each into its own producer. */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@ struct agent_source {
     struct ferry_producer *prod;
     struct ferry_keyer *keyer;         /* partitioning.mode key; else NULL */
     uint64_t keys[FERRY_KEY_NRESULTS]; /* events sent, by what key extraction found */
-    int refused; /* the producer refused an event for good (logged); counted */
+    /* counters, read by the HTTP thread too */
+    _Atomic uint64_t sent, refused, queue_full;
+    bool blocked; /* the last send found the producer's queue full */
 };
 
 struct ferry_agent {
@@ -67,8 +70,15 @@ static int on_emit(void *opaque, const struct ferry_event *ev)
                    "are counted from here on",
                    as->cfg->name, ferry_keyer_result_name(kr),
                    fallback_name(as->cfg->partitioning.fallback));
-    if (rc < 0 && rc != FERRY_ERR_AGAIN) {
-        as->refused++;
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&as->sent, 1, memory_order_relaxed);
+        as->blocked = false;
+    } else if (rc == FERRY_ERR_AGAIN) {
+        if (!as->blocked) /* reading stops here until the queue has room */
+            atomic_fetch_add_explicit(&as->queue_full, 1, memory_order_relaxed);
+        as->blocked = true;
+    } else {
+        atomic_fetch_add_explicit(&as->refused, 1, memory_order_relaxed);
         ferry_error("agent", "%s: %s", as->cfg->name, err);
     }
     return rc;
@@ -220,6 +230,24 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
         if (a->v[i].keyer)
             log_keys(&a->v[i]);
     return 0;
+}
+
+size_t ferry_agent_nsources(const struct ferry_agent *a)
+{
+    return a->n;
+}
+
+void ferry_agent_stats(const struct ferry_agent *a, size_t i, struct ferry_source_stats *out)
+{
+    const struct agent_source *as = &a->v[i];
+    *out = (struct ferry_source_stats){
+        .name = as->cfg->name,
+        .sent = atomic_load_explicit(&as->sent, memory_order_relaxed),
+        .acked = ferry_producer_acked(as->prod),
+        .failed = ferry_producer_failed(as->prod),
+        .refused = atomic_load_explicit(&as->refused, memory_order_relaxed),
+        .queue_full = atomic_load_explicit(&as->queue_full, memory_order_relaxed),
+    };
 }
 
 void ferry_agent_destroy(struct ferry_agent *a)

@@ -1,4 +1,5 @@
 /* ferry: the dead-letter topic's producer. */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,9 @@ struct ferry_dlq {
     rd_kafka_t *rk;
     struct reject *v;
     size_t n, cap;
-    uint64_t added, sent, failed; /* failed: delivery reports with an error, this flush */
-    bool dropped;                 /* an add found no memory: this batch must come again */
+    uint64_t added, failed; /* failed: delivery reports with an error, this flush */
+    _Atomic uint64_t sent;  /* read by the HTTP thread too */
+    bool dropped;           /* an add found no memory: this batch must come again */
 };
 
 /* Delivery reports, inside rd_kafka_flush on the worker's thread. */
@@ -167,7 +169,7 @@ int ferry_dlq_flush(struct ferry_dlq *d, char *err, size_t errlen)
 
 uint64_t ferry_dlq_sent(const struct ferry_dlq *d)
 {
-    return d->sent;
+    return d ? atomic_load_explicit(&d->sent, memory_order_relaxed) : 0;
 }
 
 void ferry_dlq_destroy(struct ferry_dlq *d)

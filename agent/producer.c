@@ -21,7 +21,7 @@ struct ferry_producer {
     const struct ferry_partitioning_config *part; /* &src->partitioning */
     ferry_delivery_fn *cb;
     void *opaque;
-    uint64_t acked, failed;
+    _Atomic uint64_t acked, failed; /* read by the HTTP thread too */
     atomic_uint rr_next; /* round robin: where the search for the next partition starts */
     char host[256];      /* the ferry.host header */
     size_t host_len;
@@ -456,12 +456,12 @@ int ferry_producer_outq(struct ferry_producer *p)
 
 uint64_t ferry_producer_acked(const struct ferry_producer *p)
 {
-    return p->acked;
+    return atomic_load_explicit(&p->acked, memory_order_relaxed);
 }
 
 uint64_t ferry_producer_failed(const struct ferry_producer *p)
 {
-    return p->failed;
+    return atomic_load_explicit(&p->failed, memory_order_relaxed);
 }
 
 void ferry_producer_destroy(struct ferry_producer *p)

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,14 @@ static int job_stop(struct runtime *rt, struct job *j)
     gen_release(rt, j->gen);
     free(j);
     return rc;
+}
+
+/* The HTTP thread reads rt->agent under mu. */
+static void set_agent(struct runtime *rt, struct job *j)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->agent = j;
+    pthread_mutex_unlock(&rt->mu);
 }
 
 static int add_worker(struct runtime *rt, struct job *j)
@@ -465,12 +474,13 @@ static void apply(struct runtime *rt, struct ferry_config *cfg, int64_t version)
     bool kafka = !ferry_config_same_kafka(old, cfg);
     if (rt->o->agent && (kafka || !ferry_config_same_agent(old, cfg))) {
         if (rt->agent) {
-            job_stop(rt, rt->agent);
-            rt->agent = NULL;
+            struct job *a = rt->agent;
+            set_agent(rt, NULL);
+            job_stop(rt, a);
         }
         if (cfg->nsources == 0)
             ferry_warn("config", "agent.sources: no source configured: the agent stops");
-        else if (!(rt->agent = job_start(rt, g, NULL, err, sizeof(err))))
+        else if (set_agent(rt, job_start(rt, g, NULL, err, sizeof(err))), !rt->agent)
             part_failed(rt, "agent", err);
         join_names(restarted, sizeof(restarted), "agent", nre++);
     }
@@ -627,6 +637,95 @@ static void put_family(struct ferry_buf *b, const char *name, const char *type, 
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One counter family with a sample per worker (or source): name, help, and where the value
+ * lies in the stats struct. */
+struct family {
+    const char *name, *help;
+    size_t at;
+};
+
+#define WORKER_FAMILY(n, field, help)                                                              \
+    {                                                                                              \
+        "ferry_worker_" n "_total", help, offsetof(struct ferry_worker_stats, field)               \
+    }
+static const struct family worker_families[] = {
+    WORKER_FAMILY("events_written", written,
+                  "Events a sink worker wrote (from 0 again when a reload restarts the worker)"),
+    WORKER_FAMILY("write_failures", failed_writes,
+                  "Writes that failed; the batch was given back and is written again"),
+    WORKER_FAMILY("events_replayed", replayed,
+                  "Events offered again that the sink already had, left out (replays after a "
+                  "crash, a rebalance or a lost connection)"),
+    WORKER_FAMILY("write_conflicts", conflicts,
+                  "Transactions given up because another writer moved an offset of their "
+                  "partitions"),
+    WORKER_FAMILY("events_refused", refused,
+                  "Rows or commands the server refused for good, left out and counted"),
+    WORKER_FAMILY("events_dead_lettered", dead_lettered, "Events sent to the dead-letter topic"),
+    WORKER_FAMILY("partitions_assigned", assigned, "Partitions assigned to the worker"),
+    WORKER_FAMILY("partitions_revoked", revoked,
+                  "Partitions taken from the worker (revoked or lost)"),
+};
+
+#define SOURCE_FAMILY(n, field, help)                                                              \
+    {                                                                                              \
+        "ferry_source_" n "_total", help, offsetof(struct ferry_source_stats, field)               \
+    }
+static const struct family source_families[] = {
+    SOURCE_FAMILY("events_sent", sent, "Events of a source handed to its Kafka producer"),
+    SOURCE_FAMILY("events_acked", acked, "Events of a source Kafka acknowledged"),
+    SOURCE_FAMILY("delivery_failures", failed,
+                  "Deliveries that failed; the events are read from the source again"),
+    SOURCE_FAMILY("events_refused", refused, "Events the producer refused for good (logged)"),
+    SOURCE_FAMILY("queue_full", queue_full,
+                  "Times reading stopped because the producer's queue was full"),
+};
+
+static uint64_t field_at(const void *stats, size_t at)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)stats + at, sizeof(v));
+    return v;
+}
+
+/* Under rt->mu. */
+static void put_worker_metrics(struct ferry_buf *out, struct runtime *rt)
+{
+    struct ferry_worker_stats *st = calloc(rt->nworkers + 1, sizeof(*st));
+    if (!st)
+        return;
+    for (size_t i = 0; i < rt->nworkers; i++)
+        ferry_worker_stats(rt->workers[i]->worker, &st[i]);
+    for (size_t f = 0; f < sizeof(worker_families) / sizeof(worker_families[0]); f++) {
+        put_family(out, worker_families[f].name, "counter", worker_families[f].help);
+        for (size_t i = 0; i < rt->nworkers; i++) {
+            put(out, "%s{worker=\"", worker_families[f].name);
+            put_label(out, rt->workers[i]->w->name);
+            put(out, "\"} %" PRIu64 "\n", field_at(&st[i], worker_families[f].at));
+        }
+    }
+    free(st);
+}
+
+static void put_source_metrics(struct ferry_buf *out, const struct ferry_agent *a)
+{
+    size_t n = ferry_agent_nsources(a);
+    struct ferry_source_stats *st = calloc(n + 1, sizeof(*st));
+    if (!st)
+        return;
+    for (size_t i = 0; i < n; i++)
+        ferry_agent_stats(a, i, &st[i]);
+    for (size_t f = 0; f < sizeof(source_families) / sizeof(source_families[0]); f++) {
+        put_family(out, source_families[f].name, "counter", source_families[f].help);
+        for (size_t i = 0; i < n; i++) {
+            put(out, "%s{source=\"", source_families[f].name);
+            put_label(out, st[i].name);
+            put(out, "\"} %" PRIu64 "\n", field_at(&st[i], source_families[f].at));
+        }
+    }
+    free(st);
+}
+
 /* /metrics, in the Prometheus text format 0.0.4. Runs on the HTTP thread, like status_fill. */
 static void metrics_fill(void *opaque, struct ferry_buf *out)
 {
@@ -635,14 +734,10 @@ static void metrics_fill(void *opaque, struct ferry_buf *out)
 
     put_family(out, "ferry_up", "gauge", "1 while the process runs");
     put(out, "ferry_up 1\n");
-    put_family(out, "ferry_worker_events_written_total", "counter",
-               "Events a sink worker wrote (from 0 again when a reload restarts the worker)");
     pthread_mutex_lock(&rt->mu);
-    for (size_t i = 0; i < rt->nworkers; i++) {
-        put(out, "ferry_worker_events_written_total{worker=\"");
-        put_label(out, rt->workers[i]->w->name);
-        put(out, "\"} %" PRIu64 "\n", ferry_worker_written(rt->workers[i]->worker));
-    }
+    put_worker_metrics(out, rt);
+    if (rt->agent)
+        put_source_metrics(out, rt->agent->agent);
     pthread_mutex_unlock(&rt->mu);
     put_family(out, "ferry_leader", "gauge", "1 while this process leads (fills the rollups)");
     put(out, "ferry_leader %d\n", leading ? 1 : 0);
@@ -740,9 +835,10 @@ static void stop_all(struct runtime *rt)
         if (job_stop(rt, workers[i]) < 0)
             rt->failed = true;
     free(workers);
-    if (rt->agent && job_stop(rt, rt->agent) < 0)
+    struct job *a = rt->agent;
+    set_agent(rt, NULL);
+    if (a && job_stop(rt, a) < 0)
         rt->failed = true;
-    rt->agent = NULL;
 }
 
 /* Waits for signals and reloads until the process stops. */
@@ -868,7 +964,7 @@ int ferry_serve(const struct ferry_serve_options *o)
         mallopt(M_ARENA_MAX, 1);
     }
 
-    if (o->agent && !(rt.agent = job_start(&rt, rt.cur, NULL, err, sizeof(err)))) {
+    if (o->agent && (set_agent(&rt, job_start(&rt, rt.cur, NULL, err, sizeof(err))), !rt.agent)) {
         fprintf(stderr, "ferry: %s\n", err);
         goto out;
     }

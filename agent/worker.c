@@ -50,8 +50,8 @@ struct ferry_worker {
     struct ferry_batch flying_batch;
     int64_t batch_started_ms;
     int backoff_ms;
-    _Atomic uint64_t written; /* read by the HTTP status thread too */
-    uint64_t failures;
+    /* counters, read by the HTTP thread too */
+    _Atomic uint64_t written, failures, replayed, conflicts, refused, assigned, revoked;
     unsigned int seed;
 };
 
@@ -62,6 +62,23 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* The sink's own counts, copied where the HTTP thread reads them. Worker's thread. */
+static void sync_counters(struct ferry_worker *wk)
+{
+    struct ferry_sink_counters c = {0};
+    if (!wk->sink || !wk->ops->counters)
+        return;
+    wk->ops->counters(wk->sink, &c);
+    atomic_store_explicit(&wk->replayed, c.replayed, memory_order_relaxed);
+    atomic_store_explicit(&wk->conflicts, c.conflicts, memory_order_relaxed);
+    atomic_store_explicit(&wk->refused, c.refused, memory_order_relaxed);
 }
 
 /* The first (rewind) or next (store) offset of every partition in msgs. */
@@ -148,7 +165,7 @@ static void written(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *
     if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
         ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    atomic_fetch_add_explicit(&wk->written, *n, memory_order_relaxed);
+    count(&wk->written, *n);
     drop_msgs(msgs, n);
     wk->backoff_ms = 0;
 }
@@ -161,8 +178,9 @@ static int flush_end(struct ferry_worker *wk)
     if (!wk->nflying)
         return 0;
     int rc = wk->ops->write_end(wk->sink, err, sizeof(err));
+    sync_counters(wk);
     if (rc < 0) {
-        wk->failures++;
+        count(&wk->failures, 1);
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->nflying, err);
         rewind_batch(wk);
         return rc;
@@ -181,9 +199,10 @@ static int flush_begin(struct ferry_worker *wk)
         return rc;
     wk->flying_batch = (struct ferry_batch){wk->batch, wk->n, on_reject, on_before_commit, wk};
     rc = wk->ops->write_begin(wk->sink, &wk->flying_batch, err, sizeof(err));
+    sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
     if (rc < 0) {
-        wk->failures++;
+        count(&wk->failures, 1);
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
         rewind_batch(wk);
         return rc;
@@ -211,9 +230,10 @@ static int flush(struct ferry_worker *wk)
     if (!wk->n)
         return 0;
     rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
+    sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
     if (rc < 0) {
-        wk->failures++;
+        count(&wk->failures, 1);
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
         rewind_batch(wk);
         return rc;
@@ -250,6 +270,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             ferry_info("worker", "%s: assigned %s [%d] at %s", wk->w->name, parts->elems[i].topic,
                        parts->elems[i].partition,
                        parts->elems[i].offset >= 0 ? "the sink's offset" : "the committed offset");
+        count(&wk->assigned, (uint64_t)parts->cnt);
         rd_kafka_error_t *x = NULL;
         if (cooperative)
             x = rd_kafka_incremental_assign(rk, parts);
@@ -264,6 +285,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     /* revoke (or an error): finish the batches, commit, give the partitions up */
     flush(wk); /* what fails is given back */
     commit_sync(wk);
+    count(&wk->revoked, parts ? (uint64_t)parts->cnt : 0);
     ferry_info("worker", "%s: %d partitions revoked", wk->w->name, parts ? parts->cnt : 0);
     if (cooperative) {
         rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
@@ -444,13 +466,28 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
                "%s: stopped; %llu events written, %llu to the dead-letter topic, %llu failed "
                "writes",
                wk->w->name, (unsigned long long)ferry_worker_written(wk),
-               (unsigned long long)ferry_dlq_sent(wk->dlq), (unsigned long long)wk->failures);
+               (unsigned long long)ferry_dlq_sent(wk->dlq),
+               (unsigned long long)atomic_load(&wk->failures));
     return 0;
 }
 
 uint64_t ferry_worker_written(const struct ferry_worker *wk)
 {
     return atomic_load_explicit(&wk->written, memory_order_relaxed);
+}
+
+void ferry_worker_stats(const struct ferry_worker *wk, struct ferry_worker_stats *out)
+{
+    *out = (struct ferry_worker_stats){
+        .written = atomic_load_explicit(&wk->written, memory_order_relaxed),
+        .failed_writes = atomic_load_explicit(&wk->failures, memory_order_relaxed),
+        .replayed = atomic_load_explicit(&wk->replayed, memory_order_relaxed),
+        .conflicts = atomic_load_explicit(&wk->conflicts, memory_order_relaxed),
+        .refused = atomic_load_explicit(&wk->refused, memory_order_relaxed),
+        .dead_lettered = ferry_dlq_sent(wk->dlq),
+        .assigned = atomic_load_explicit(&wk->assigned, memory_order_relaxed),
+        .revoked = atomic_load_explicit(&wk->revoked, memory_order_relaxed),
+    };
 }
 
 void ferry_worker_destroy(struct ferry_worker *wk)

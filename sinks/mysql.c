@@ -602,6 +602,7 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
         return ferry_mysql_error(s, NULL, "commit", err, errlen);
     if (skipped)
         ferry_info("mysql", "%s: skipped %zu events already written", s->cfg->name, skipped);
+    s->replayed += skipped;
     return 0;
 rollback:
     if (s->db)
@@ -648,10 +649,16 @@ static void mysql_close_sink(struct ferry_sink *s)
     destroy(s);
 }
 
+static void mysql_counters(const struct ferry_sink *s, struct ferry_sink_counters *out)
+{
+    *out = (struct ferry_sink_counters){.replayed = s->replayed, .refused = s->rejected};
+}
+
 const struct ferry_sink_ops ferry_sink_mysql = {
     .type = "mysql",
     .open = mysql_open,
     .stored_offsets = mysql_stored_offsets,
     .write = mysql_write,
+    .counters = mysql_counters,
     .close = mysql_close_sink,
 };

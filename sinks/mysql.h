@@ -72,6 +72,7 @@ struct ferry_sink {
     MYSQL_BIND *binds;     /* chunk * ncols each */
     unsigned long *lens;
     uint64_t parse_errors, rejected, fallbacks;
+    uint64_t replayed; /* events skipped as already written, in committed transactions */
 };
 
 /* ferry_mysql_connect's flags */

@@ -850,6 +850,15 @@ static void redis_close_sink(struct ferry_sink *s)
     free(s);
 }
 
+static void redis_counters(const struct ferry_sink *s, struct ferry_sink_counters *out)
+{
+    *out = (struct ferry_sink_counters){
+        /* replayed counts commands: the metric counts events */
+        .replayed = s->cfg->ncommands ? s->replayed / (uint64_t)s->cfg->ncommands : 0,
+        .conflicts = s->conflicts,
+        .refused = s->command_errors};
+}
+
 const struct ferry_sink_ops ferry_sink_redis = {
     .type = "redis",
     .open = redis_open,
@@ -857,5 +866,6 @@ const struct ferry_sink_ops ferry_sink_redis = {
     .write = redis_write,
     .write_begin = redis_write_begin,
     .write_end = redis_write_end,
+    .counters = redis_counters,
     .close = redis_close_sink,
 };

@@ -31,7 +31,7 @@ void ferry_dlq_add(struct ferry_dlq *d, const rd_kafka_message_t *m, const char 
 int ferry_dlq_flush(struct ferry_dlq *d, char *err, size_t errlen);
 /* Forgets what was added (the batch is given back and will come again). */
 void ferry_dlq_forget(struct ferry_dlq *d);
-/* Events acknowledged by the dead-letter topic so far. */
+/* Events acknowledged by the dead-letter topic so far; 0 for NULL. Any thread. */
 uint64_t ferry_dlq_sent(const struct ferry_dlq *d);
 void ferry_dlq_destroy(struct ferry_dlq *d);
 

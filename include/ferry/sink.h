@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ferry/config.h"
 
@@ -32,6 +33,15 @@ struct ferry_batch {
 };
 
 struct ferry_sink; /* each implementation defines its own */
+
+/* What a sink counted since it was opened, for /metrics. */
+struct ferry_sink_counters {
+    uint64_t replayed;  /* events offered again that the sink already had: left out (a batch
+                         * written again after a crash, a rebalance or a lost connection) */
+    uint64_t conflicts; /* transactions given up because another writer moved an offset of
+                         * their partitions (a zombie's, or the new owner's after one) */
+    uint64_t refused;   /* commands or rows the server refused for good: left out, counted */
+};
 
 struct ferry_sink_ops {
     const char *type;
@@ -61,6 +71,9 @@ struct ferry_sink_ops {
     int (*write_begin)(struct ferry_sink *sink, const struct ferry_batch *batch, char *err,
                        size_t errlen);
     int (*write_end)(struct ferry_sink *sink, char *err, size_t errlen);
+    /* Optional: fills *out with the counts so far. Called on the worker's thread, between
+     * writes. */
+    void (*counters)(const struct ferry_sink *sink, struct ferry_sink_counters *out);
     void (*close)(struct ferry_sink *sink);
 };
 

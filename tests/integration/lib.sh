@@ -87,6 +87,43 @@ stop_ferry() {
   [ "$rc" -eq 0 ] || fail "ferry $name exited with $rc"
 }
 
+# need_real_kafka [NODES]: fails unless the stack runs Apache Kafka with at least NODES (1)
+# nodes; sets B to its bootstrap servers.
+need_real_kafka() {
+  [ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+  [ "${FERRY_REAL_KAFKA_NODES:-1}" -ge "${1:-1}" ] ||
+    fail "needs ${1:-1} Kafka nodes, the stack has ${FERRY_REAL_KAFKA_NODES:-1}"
+  B=$FERRY_REAL_KAFKA_BOOTSTRAP
+}
+
+# wait_at_least DESCRIPTION TIMEOUT_S MIN COMMAND…: polls until COMMAND prints a number >= MIN
+# (a fault is timed by progress, never by a sleep).
+wait_at_least() {
+  local what=$1 timeout=$2 min=$3; shift 3
+  _at_least() { local v; v=$("$@" 2>/dev/null) || v=0; [ "${v:-0}" -ge "$min" ]; }
+  wait_for "$what (at least $min)" "$timeout" _at_least "$@"
+}
+
+# http_addr NAME: the address ferry NAME (started with `http: {listen: "127.0.0.1:0"}`) bound,
+# from its log; waits for it.
+http_addr() {
+  local log="$T_DIR/$1.log"
+  _listening() { grep -q 'http: listening on ' "$log"; }
+  wait_for "ferry $1 to listen on HTTP" 30 _listening
+  sed -n 's/.*http: listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1
+}
+
+# metric ADDR NAME [LABEL_FILTER]: the sum of the samples of metric NAME that /metrics at ADDR
+# serves (curl, an independent client), over the samples whose labels contain LABEL_FILTER
+# (e.g. 'worker="rows"'); 0 when there are none. Fails when ADDR does not answer.
+metric() {
+  local body
+  body=$(curl -sf --max-time 5 "http://$1/metrics") || { echo "metric: no answer from $1" >&2; return 1; }
+  awk -v n="$2" -v f="${3:-}" '
+    $1 == n || index($1, n "{") == 1 { if (f == "" || index($1, f)) s += $2 }
+    END { printf "%d\n", s }' <<<"$body"
+}
+
 # A private mock cluster for this test: start_mock TOPIC:PARTITIONS…; sets BOOTSTRAP.
 start_mock() {
   local args=()

@@ -3,6 +3,8 @@
 #
 #   tests/stack/stack.sh [-d DIR] start NAME [ARGS...]
 #   tests/stack/stack.sh [-d DIR] stop NAME|all
+#   tests/stack/stack.sh [-d DIR] crash NAME   SIGKILL (no shutdown: what was not durable is
+#                                               lost); start it again on its data with *_KEEP_DATA
 #   tests/stack/stack.sh [-d DIR] status
 #   tests/stack/stack.sh [-d DIR] env
 #   tests/stack/stack.sh [-d DIR] kafka topic|leader|kill|stop-node|start-node|pause|resume|nodes ...
@@ -75,6 +77,7 @@ usage() {
     cat <<'EOF'
 usage: stack.sh [-d DIR] start NAME [ARGS...]
        stack.sh [-d DIR] stop NAME|all
+       stack.sh [-d DIR] crash NAME         SIGKILL; data kept for a restart
        stack.sh [-d DIR] status
        stack.sh [-d DIR] env
 
@@ -923,6 +926,25 @@ stop_process() {
     return 0
 }
 
+# crash NAME: SIGKILL of a server, as a power cut or the OOM killer would end it; its data
+# directory stays for a restart (FERRY_MYSQL_KEEP_DATA=1, FERRY_REDIS_DURABLE=1, ...).
+crash_one() {
+    local name=$1 d pid st= i
+    [[ $name != kafka ]] || die "crash: use 'kafka kill N' for a Kafka node"
+    pid=$(comp_pid "$name") || die "crash: $name is not running"
+    d=$(comp_dir "$name")
+    [[ -s $d/starttime ]] && read -r st < "$d/starttime"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        proc_alive "$pid" "$st" || break
+        sleep 0.05
+    done
+    proc_alive "$pid" "$st" && die "crash: pid $pid of $name still present after SIGKILL"
+    rm -f "$d/pid" "$d/starttime"
+    [[ $name == mariadb ]] && mariadb_cleanup
+    echo "$name: crashed (SIGKILL of pid $pid)"
+}
+
 stop_one() {
     local name=$1 d pid t0
     d=$(comp_dir "$name")
@@ -1074,6 +1096,10 @@ main() {
         else
             die "unknown component '$1'"
         fi
+        ;;
+    crash)
+        (( $# == 1 )) && is_component "$1" || die "crash needs one component name"
+        crash_one "$1"
         ;;
     status)
         status
