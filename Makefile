@@ -23,7 +23,7 @@ build: $(BUILD)/CMakeCache.txt
 
 test: deps
 	@$(MAKE) --no-print-directory build
-	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600 --resource-spec-file $(CURDIR)/tests/resources.json
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit

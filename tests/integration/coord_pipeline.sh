@@ -234,6 +234,8 @@ wait_for "the old leader fenced off" 20 fenced
 ok "SIGSTOP past the TTL, SIGCONT: the old leader's rollup write was fenced off (token $NEW_TOKEN kept)"
 
 # ---- failover -----------------------------------------------------------------------------
+# The failover and handover times are asserted: no neighbour test may starve them.
+alone_begin
 ts_ms() { date -d "$1" +%s%3N; } # an ISO 8601 log time as ms
 FAILOVERS=()
 for k in $(seq 1 "$KILLS"); do
@@ -277,6 +279,7 @@ handover=$(($(ts_ms "$(awk '{ print $1 }' <<<"$line")") - t0))
 echo "figures: $BACKEND handover after SIGTERM of the leader: $handover ms"
 [ "$handover" -le 1000 ] || fail "a new leader $handover ms after the leader's SIGTERM"
 start_sink
+alone_end
 ok "SIGTERM of the leader: it resigned, the next one leads after $handover ms"
 
 # ---- the coordination server restarted ----------------------------------------------------

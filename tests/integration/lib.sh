@@ -15,6 +15,28 @@ T_ID="${T_NAME//[^a-zA-Z0-9]/_}_$$"
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$T_NAME.XXXXXX")
 T_PIDS=()
 touch "$T_DIR/.start"
+
+# The machine is shared with a neighbour test (ctest -j 2). A test whose assertions are about
+# time (a failover within the TTL + 1 s) runs those steps alone: alone_begin waits until no
+# other test runs and keeps new ones waiting at their start, alone_end lets them go on. Every
+# test holds the stack's lock shared; a turnstile lock taken first keeps a waiting alone_begin
+# from being overtaken by tests that start later.
+exec {T_TURN_FD}>>"$FERRY_STACK_DIR/.turnstile.lock" {T_SHARE_FD}>>"$FERRY_STACK_DIR/.shared.lock"
+flock -x "$T_TURN_FD"
+flock -s "$T_SHARE_FD"
+flock -u "$T_TURN_FD"
+alone_begin() {
+  # the shared lock is let go first: a test waiting here never holds what another one's
+  # alone_begin waits for
+  flock -u "$T_SHARE_FD"
+  flock -w 300 -x "$T_TURN_FD" && flock -w 300 -x "$T_SHARE_FD" ||
+    fail "another test held the stack for 5 minutes"
+  echo "alone from here: no other test runs"
+}
+alone_end() {
+  flock -s "$T_SHARE_FD"
+  flock -u "$T_TURN_FD"
+}
 # A ferry that crashes leaves a core (in its working directory): fail() prints its backtrace.
 ulimit -c unlimited 2>/dev/null || true
 
@@ -46,7 +68,7 @@ ok() { echo "ok: $*"; }
 
 cleanup() {
   local rc=$?
-  for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -d "$T_DIR/stack" ] && "$STACK" -d "$T_DIR/stack" stop all >/dev/null 2>&1 || true
   if [ "$rc" -eq 0 ] && [ -z "${FERRY_TEST_KEEP:-}" ]; then rm -rf "$T_DIR"; else echo "kept $T_DIR"; fi
@@ -74,7 +96,8 @@ wait_for() {
 # start_ferry NAME ARGS…: runs ferry in the background, log in $T_DIR/NAME.log.
 start_ferry() {
   local name=$1; shift
-  "$FERRY_BIN" "$@" >"$T_DIR/$name.log" 2>&1 </dev/null &
+  # the locks stay with the test: a ferry outliving it must not hold them
+  "$FERRY_BIN" "$@" >"$T_DIR/$name.log" 2>&1 </dev/null {T_TURN_FD}>&- {T_SHARE_FD}>&- &
   T_PIDS+=($!)
   eval "PID_$name=$!"
 }
