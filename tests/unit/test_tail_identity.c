@@ -192,12 +192,17 @@ static int setup(void **state)
     if (!x)
         return -1;
     snprintf(x->dir, sizeof(x->dir), "/tmp/ferry-tail-XXXXXX");
-    if (!mkdtemp(x->dir))
+    if (!mkdtemp(x->dir)) {
+        free(x);
         return -1;
+    }
     snprintf(x->logs, sizeof(x->logs), "%s/logs", x->dir);
     snprintf(x->state, sizeof(x->state), "%s/state", x->dir);
-    if (mkdir(x->logs, 0755) < 0)
+    if (mkdir(x->logs, 0755) < 0) {
+        rmdir(x->dir);
+        free(x);
         return -1;
+    }
     *state = x;
     return 0;
 }
