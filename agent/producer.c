@@ -10,6 +10,7 @@
 #include "ferry/err.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
+#include "ferry/roundrobin.h"
 
 /* How long the agent waits at start for the topic's metadata before carrying on without it. */
 #define TOPIC_CHECK_MS 5000
@@ -22,8 +23,8 @@ struct ferry_producer {
     ferry_delivery_fn *cb;
     void *opaque;
     _Atomic uint64_t acked, failed; /* read by the HTTP thread too */
-    atomic_uint rr_next; /* round robin: where the search for the next partition starts */
-    char host[256];      /* the ferry.host header */
+    struct ferry_rr rr; /* round robin: where the search for the next partition starts */
+    char host[256];     /* the ferry.host header */
     size_t host_len;
 };
 
@@ -135,26 +136,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ---- partitioners --------------------------------------------------------------------- */
 
-/* The next available partition after the last one chosen, so that events spread evenly over
- * the partitions that have a leader; when none has, the next one in turn (the event waits
- * there for a leader). librdkafka calls partitioners on the producing thread, and also on its
- * own thread for events produced before the topic's metadata was known: hence the atomic. */
+static bool partition_available(void *opaque, int32_t partition)
+{
+    return rd_kafka_topic_partition_available(opaque, partition);
+}
+
+/* See ferry/roundrobin.h: librdkafka calls partitioners on the producing thread, and also on
+ * its own thread for events produced before the topic's metadata was known. */
 static int32_t next_available(const rd_kafka_topic_t *rkt, int32_t cnt, struct ferry_producer *p)
 {
-    unsigned cur = atomic_load_explicit(&p->rr_next, memory_order_relaxed);
-    for (;;) {
-        int32_t pick = (int32_t)(cur % (unsigned)cnt);
-        for (int32_t i = 0; i < cnt; i++) {
-            int32_t q = (int32_t)((cur + (unsigned)i) % (unsigned)cnt);
-            if (rd_kafka_topic_partition_available(rkt, q)) {
-                pick = q;
-                break;
-            }
-        }
-        if (atomic_compare_exchange_weak_explicit(&p->rr_next, &cur, (unsigned)pick + 1,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            return pick;
-    }
+    return ferry_rr_pick(&p->rr, cnt, partition_available, (void *)rkt);
 }
 
 /* partitioning.mode round_robin; any thread (see next_available). */

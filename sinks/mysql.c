@@ -148,8 +148,7 @@ static int build_sql(struct ferry_sink *s, char *err, size_t errlen)
     }
     add(&load, "LOAD DATA LOCAL INFILE 'ferry-batch' INTO TABLE ");
     add_quoted(&load, w->table);
-    add(&load, " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY"
-               " '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' (");
+    add(&load, " CHARACTER SET utf8mb4 " FERRY_MYSQL_LOAD_FORMAT " (");
     ferry_buf_add(&load, cols.p, cols.len);
     add(&load, ")");
     if (!cols.p || !upd.p || !load.p) {

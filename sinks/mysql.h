@@ -105,6 +105,20 @@ int ferry_mysql_exec(struct ferry_sink *s, const char *sql, char *err, size_t er
 MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char *err,
                                        size_t errlen);
 
+/* The format of the LOAD DATA file, as the statement declares it: fields end with a tab and
+ * rows with a newline, nothing encloses a field, and a backslash escapes. In a field's text,
+ * backslash, tab, newline, carriage return and NUL are written as \\ \t \n \r \0; every
+ * other byte as it is (UTF-8 never has a byte below 0x80 inside a character, so the server's
+ * multi-byte reading cannot swallow an escape). NULL is \N alone; the text "\N" is \\N. */
+#define FERRY_MYSQL_LOAD_FORMAT                                                                    \
+    "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "       \
+    "STARTING BY ''"
+/* Appends cells [from, to) of r (whole rows: from and to are multiples of r->ncols) to b in
+ * that format: integers and booleans in decimal, a float without its text with 17 significant
+ * digits, any other value's text escaped. 0, or FERRY_ERR_NOMEM with b as it was. */
+int ferry_mysql_load_append(struct ferry_buf *b, const struct ferry_mysql_rows *r, size_t from,
+                            size_t to);
+
 /* Allocates what staging and writing need (rows, binds, values); 0 or FERRY_ERR_NOMEM. */
 int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen);
 void ferry_mysql_rows_release(struct ferry_sink *s);

@@ -299,20 +299,10 @@ static void put_escaped(struct ferry_buf *b, const char *p, size_t n)
     b->len = (size_t)(out - b->p);
 }
 
-/* Appends the rows staged since the last call to the LOAD DATA file: tab between fields,
- * newline after each row, \N for NULL. What the client library already read is dropped
- * first. 0 or FERRY_ERR_NOMEM. */
-static int serialize(struct ferry_sink *s)
+int ferry_mysql_load_append(struct ferry_buf *b, const struct ferry_mysql_rows *r, size_t from,
+                            size_t to)
 {
-    const struct ferry_mysql_rows *r = &s->rows;
-    struct ferry_buf *b = &s->load;
-    size_t need = 1, from = s->sent * r->ncols, to = r->n * r->ncols;
-
-    if (s->load_pos) {
-        memmove(b->p, b->p + s->load_pos, b->len - s->load_pos);
-        b->len -= s->load_pos;
-        s->load_pos = 0;
-    }
+    size_t need = 1;
     for (size_t k = from; k < to; k++)
         need += 2 * r->cells[k].len + FERRY_VALUE_TEXT_MAX + 1;
     if (b->len + need > b->cap) {
@@ -338,6 +328,23 @@ static int serialize(struct ferry_sink *s)
         }
         b->p[b->len++] = (k + 1) % r->ncols ? '\t' : '\n';
     }
+    return 0;
+}
+
+/* Appends the rows staged since the last call to the LOAD DATA file. What the client library
+ * already read is dropped first. 0 or FERRY_ERR_NOMEM. */
+static int serialize(struct ferry_sink *s)
+{
+    const struct ferry_mysql_rows *r = &s->rows;
+    struct ferry_buf *b = &s->load;
+
+    if (s->load_pos) {
+        memmove(b->p, b->p + s->load_pos, b->len - s->load_pos);
+        b->len -= s->load_pos;
+        s->load_pos = 0;
+    }
+    if (ferry_mysql_load_append(b, r, s->sent * r->ncols, r->n * r->ncols) < 0)
+        return FERRY_ERR_NOMEM;
     s->sent = r->n;
     return 0;
 }

@@ -30,18 +30,10 @@
 #include "ferry/fields.h"
 #include "ferry/log.h"
 #include "ferry/sink.h"
+#include "redis_proto.h"
 
-#define MAX_ARGS  64
-#define MAX_PARTS 512
-
-/* One (topic, partition) of a batch. */
-struct part {
-    const rd_kafka_message_t *first; /* its first event in the batch: topic and partition */
-    int64_t stored;                  /* the next offset to apply, as Redis had it; -1: none */
-    int64_t stored_first;            /* stored, as the batch's first transaction saw it */
-    int64_t next;                    /* the offset after its last event in the batch */
-    size_t key_at, key_len;          /* its offset key in ferry_sink.keys */
-};
+#define MAX_ARGS  FERRY_REDIS_MAX_ARGS
+#define MAX_PARTS FERRY_REDIS_MAX_PARTS
 
 struct ferry_sink {
     const struct ferry_worker_config *cfg;
@@ -52,7 +44,7 @@ struct ferry_sink {
     struct ferry_buf arena; /* the arguments of the command being built */
     struct ferry_buf keys;  /* the offset keys of the batch's partitions, one after another */
     struct ferry_buf out;   /* commands in Redis's protocol, handed to hiredis at once */
-    struct part parts[MAX_PARTS];
+    struct ferry_redis_part parts[MAX_PARTS];
     size_t nparts;
     /* the commands of the transaction being built, in order: what each answer belongs to */
     struct qcmd {
@@ -267,34 +259,12 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
 
 /* ---- a batch ------------------------------------------------------------------------------ */
 
-/* Commands are laid out in Redis's protocol by ferry itself, into one buffer per round trip:
- * hiredis would allocate and format every command on its own. */
-static int out_len(struct ferry_buf *o, char tag, size_t n)
+/* Commands are laid out in Redis's protocol by ferry itself (sinks/redis_proto.c), into one
+ * buffer per round trip: hiredis would allocate and format every command on its own. */
+/* The message a partition's entry was made for. */
+static const rd_kafka_message_t *first_of(const struct ferry_redis_part *p)
 {
-    char tmp[32];
-    size_t k = 1 + ferry_format_i64(tmp + 1, (int64_t)n);
-    tmp[0] = tag;
-    tmp[k++] = '\r';
-    tmp[k++] = '\n';
-    return ferry_buf_add(o, tmp, k);
-}
-
-static int out_command(struct ferry_buf *o, int argc, const char *const *argv, const size_t *lens)
-{
-    if (out_len(o, '*', (size_t)argc) < 0)
-        return FERRY_ERR_NOMEM;
-    for (int i = 0; i < argc; i++) {
-        if (out_len(o, '$', lens[i]) < 0 || ferry_buf_add(o, argv[i], lens[i]) < 0 ||
-            ferry_buf_add(o, "\r\n", 2) < 0)
-            return FERRY_ERR_NOMEM;
-    }
-    return 0;
-}
-
-static int out_word(struct ferry_buf *o, const char *word)
-{
-    size_t n = strlen(word);
-    return out_command(o, 1, &word, &n);
+    return p->first;
 }
 
 /* Hands what s->out holds to hiredis (sent with the next read of a reply). */
@@ -306,29 +276,19 @@ static int out_flush(struct ferry_sink *s)
     return rc;
 }
 
-/* Appends `ferry:offsets:<group>:<topic>:<partition>` to s->keys and remembers where. */
-static int add_key(struct ferry_sink *s, struct part *p)
+/* Appends the partition's offset key to s->keys and remembers where. */
+static int add_key(struct ferry_sink *s, struct ferry_redis_part *p)
 {
-    char tail[24];
-    const char *topic = rd_kafka_topic_name(p->first->rkt);
-    size_t n = ferry_format_i64(tail + 1, p->first->partition) + 1;
-    tail[0] = ':';
-    p->key_at = s->keys.len;
-    if (ferry_buf_add(&s->keys, "ferry:offsets:", 14) < 0 ||
-        ferry_buf_add(&s->keys, s->group, strlen(s->group)) < 0 ||
-        ferry_buf_add(&s->keys, ":", 1) < 0 || ferry_buf_add(&s->keys, topic, strlen(topic)) < 0 ||
-        ferry_buf_add(&s->keys, tail, n) < 0)
-        return FERRY_ERR_NOMEM;
-    p->key_len = s->keys.len - p->key_at;
-    return 0;
+    const rd_kafka_message_t *m = first_of(p);
+    return ferry_redis_offset_key(&s->keys, s->group, rd_kafka_topic_name(m->rkt), m->partition, p);
 }
 
 /* The partition of event m among s->parts. */
-static struct part *part_of(struct ferry_sink *s, const rd_kafka_message_t *m)
+static struct ferry_redis_part *part_of(struct ferry_sink *s, const rd_kafka_message_t *m)
 {
     for (size_t j = 0; j < s->nparts; j++) {
-        struct part *p = &s->parts[j];
-        if (p->first->partition == m->partition && p->first->rkt == m->rkt)
+        struct ferry_redis_part *p = &s->parts[j];
+        if (first_of(p)->partition == m->partition && first_of(p)->rkt == m->rkt)
             return p;
     }
     return NULL;
@@ -342,7 +302,7 @@ static int collect_parts(struct ferry_sink *s, const struct ferry_batch *b, char
     s->keys.len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const rd_kafka_message_t *m = b->msgs[i];
-        struct part *p = part_of(s, m);
+        struct ferry_redis_part *p = part_of(s, m);
         if (!p) {
             if (s->nparts == MAX_PARTS)
                 return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
@@ -364,27 +324,7 @@ static int collect_parts(struct ferry_sink *s, const struct ferry_batch *b, char
  * FERRY_ERR_NOMEM. */
 static int append_keys(struct ferry_sink *s, const char *verb, bool values)
 {
-    const char *argv[1 + 2 * MAX_PARTS];
-    size_t lens[1 + 2 * MAX_PARTS];
-    char nums[MAX_PARTS][24];
-    int argc = 1;
-
-    argv[0] = verb;
-    lens[0] = strlen(verb);
-    for (size_t j = 0; j < s->nparts; j++) {
-        const struct part *p = &s->parts[j];
-        if (values && p->next <= p->stored)
-            continue;
-        argv[argc] = s->keys.p + p->key_at;
-        lens[argc++] = p->key_len;
-        if (values) {
-            argv[argc] = nums[j];
-            lens[argc++] = ferry_format_i64(nums[j], p->next);
-        }
-    }
-    if (argc > 1 && out_command(&s->out, argc, argv, lens) < 0)
-        return FERRY_ERR_NOMEM;
-    return (argc - 1) / (values ? 2 : 1);
+    return ferry_redis_append_keys(&s->out, verb, s->parts, s->nparts, s->keys.p, values);
 }
 
 /* WATCH the batch's offset keys and read them (one round trip): fills parts[].stored. */
@@ -464,12 +404,7 @@ static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_
     for (size_t k = 0; k < s->cfg->ncommands; k++) {
         const struct ferry_strv *cmd = &s->cfg->commands[k];
         int rc = 0;
-        s->arena.len = 0;
-        for (size_t a = 0; a < cmd->n && rc == 0; a++) {
-            offs[a] = s->arena.len;
-            rc = ferry_template_expand(cmd->v[a], &s->fields, &s->arena, perr, sizeof(perr));
-            lens[a] = s->arena.len - offs[a];
-        }
+        rc = ferry_redis_expand(cmd, &s->fields, &s->arena, offs, lens, perr, sizeof(perr));
         if (rc == FERRY_ERR_NOMEM)
             return rc;
         if (rc < 0) { /* this command needs a field the event lacks: leave it out */
@@ -495,7 +430,7 @@ static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_
         s->queued[s->nqueued++] = (struct qcmd){m, k};
         for (size_t a = 0; a < cmd->n; a++)
             argv[a] = s->arena.p + offs[a];
-        if (out_command(&s->out, (int)cmd->n, argv, lens) < 0)
+        if (ferry_resp_command(&s->out, (int)cmd->n, argv, lens) < 0)
             return FERRY_ERR_NOMEM;
         appended++;
     }
@@ -739,7 +674,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
     if ((rc = read_stored(s, err, errlen)) < 0)
         return rc;
     for (size_t j = 0; j < s->nparts; j++) {
-        struct part *p = &s->parts[j];
+        struct ferry_redis_part *p = &s->parts[j];
         if (!s->again) {
             p->stored_first = p->stored;
         } else if (p->stored != p->stored_first) { /* the refusals' places no longer hold */
@@ -756,7 +691,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
     size_t queued = 0;
     s->out.len = 0;
     s->nqueued = s->nskipped = 0;
-    if (out_word(&s->out, "MULTI") < 0)
+    if (ferry_resp_word(&s->out, "MULTI") < 0)
         goto nomem;
     for (size_t i = 0; i < batch->n; i++) {
         const rd_kafka_message_t *m = batch->msgs[i];
@@ -772,7 +707,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
     if ((rc = append_keys(s, "MSET", true)) < 0)
         goto nomem;
     queued += rc ? 1 : 0;
-    if (out_word(&s->out, "EXEC") < 0 || out_flush(s) < 0)
+    if (ferry_resp_word(&s->out, "EXEC") < 0 || out_flush(s) < 0)
         goto nomem;
     /* the transaction is still in hiredis's buffer: the rejected events go first */
     if (!s->again && batch->before_commit(batch->opaque) < 0) {

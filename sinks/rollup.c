@@ -286,14 +286,11 @@ static const char *twice(const struct ferry_rollup_config *c)
 static int rollup_init(struct rollup *ru, const struct ferry_config *cfg,
                        const struct ferry_rollup_config *c, char *err, size_t errlen)
 {
-    static const int64_t window_ms[] = {[FERRY_WINDOW_MINUTE] = 60000,
-                                        [FERRY_WINDOW_HOUR] = 3600000,
-                                        [FERRY_WINDOW_DAY] = 86400000};
     struct raw_col col;
     const char *dup;
 
     ru->cfg = c;
-    ru->window_ms = window_ms[c->window];
+    ru->window_ms = ferry_rollup_window_ms(c->window);
     ru->src = find_worker(cfg, c);
     if (!ru->src || ru->src->type != FERRY_SINK_MYSQL)
         return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "rollup %s: no mysql worker %s",
@@ -452,6 +449,31 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a / b - (a % b < 0);
 }
 
+int64_t ferry_rollup_window_ms(enum ferry_rollup_window w)
+{
+    static const int64_t ms[] = {[FERRY_WINDOW_MINUTE] = 60000,
+                                 [FERRY_WINDOW_HOUR] = 3600000,
+                                 [FERRY_WINDOW_DAY] = 86400000};
+    return ms[w];
+}
+
+int64_t ferry_rollup_window_start(int64_t t_ms, int64_t window_ms)
+{
+    return floor_div(t_ms, window_ms) * window_ms;
+}
+
+bool ferry_rollup_span(int64_t from, int64_t now_ms, int64_t lateness_ms, int64_t window_ms,
+                       int64_t *to, bool *behind)
+{
+    *to = ferry_rollup_window_start(now_ms - lateness_ms, window_ms); /* the last closed end */
+    *behind = false;
+    if (*to - from > (int64_t)FERRY_ROLLUP_MAX_WINDOWS * window_ms) {
+        *to = from + (int64_t)FERRY_ROLLUP_MAX_WINDOWS * window_ms;
+        *behind = true;
+    }
+    return from < *to;
+}
+
 static void to_mysql_time(int64_t ms, MYSQL_TIME *t)
 {
     time_t s = (time_t)floor_div(ms, 1000);
@@ -557,8 +579,9 @@ static int check_fence(struct rollup *ru, const char *name, int64_t fence, bool 
 }
 
 /* Where this run starts: done_until, or the first time the window of the oldest raw row.
- * *from -1: nothing to do (an empty table). */
-static int read_start(struct rollup *ru, int64_t *from, char *err, size_t errlen)
+ * *have false: nothing to do (an empty table). A flag, not a sentinel value: a window's start
+ * before 1970 is negative, and a table whose oldest row is from then still has windows. */
+static int read_start(struct rollup *ru, bool *have, int64_t *from, char *err, size_t errlen)
 {
     unsigned long nlen = strlen(ru->cfg->name);
     MYSQL_TIME t;
@@ -567,7 +590,8 @@ static int read_start(struct rollup *ru, int64_t *from, char *err, size_t errlen
     bool found = false;
     int rc;
 
-    *from = -1;
+    *have = false;
+    *from = 0;
     bind_param(&in, MYSQL_TYPE_STRING, ru->cfg->name, &nlen);
     bind_param(&res, MYSQL_TYPE_DATETIME, &t, NULL);
     res.is_null = &isnull;
@@ -578,8 +602,10 @@ static int read_start(struct rollup *ru, int64_t *from, char *err, size_t errlen
     if (!found && (rc = run_stmt(ru, "read the oldest row", ru->min_sql, NULL, &res, &found, NULL,
                                  err, errlen)) < 0)
         return rc;
-    if (found && !isnull) /* a whole window: done_until was the end of one, or config changed */
-        *from = floor_div(from_mysql_time(&t), ru->window_ms) * ru->window_ms;
+    if (found && !isnull) { /* a whole window: done_until was the end of one, or config changed */
+        *have = true;
+        *from = ferry_rollup_window_start(from_mysql_time(&t), ru->window_ms);
+    }
     return 0;
 }
 
@@ -612,7 +638,7 @@ static int run_one(struct rollup *ru, const char *fence_name, int64_t fence, int
 {
     int64_t from, to, w = ru->window_ms;
     uint64_t rows = 0;
-    bool raised = false, work;
+    bool raised = false, have, work;
     char a[32], b[32];
     int rc;
 
@@ -620,14 +646,9 @@ static int run_one(struct rollup *ru, const char *fence_name, int64_t fence, int
     if ((rc = ensure_open(ru, err, errlen)) < 0)
         return rc;
     if ((rc = check_fence(ru, fence_name, fence, &raised, err, errlen)) != 0 ||
-        (rc = read_start(ru, &from, err, errlen)) < 0)
+        (rc = read_start(ru, &have, &from, err, errlen)) < 0)
         goto rollback;
-    to = floor_div(now_ms - ru->cfg->lateness_ms, w) * w; /* the end of the last closed one */
-    if (from >= 0 && to - from > (int64_t)FERRY_ROLLUP_MAX_WINDOWS * w) {
-        to = from + (int64_t)FERRY_ROLLUP_MAX_WINDOWS * w;
-        *behind = true;
-    }
-    work = from >= 0 && from < to;
+    work = have && ferry_rollup_span(from, now_ms, ru->cfg->lateness_ms, w, &to, behind);
     /* a new leadership's token goes in even with nothing to fill: the old leader is fenced
      * off from then on, not only from the new one's first fill */
     if (!work && !raised)

@@ -31,6 +31,7 @@
 #ifndef FERRY_ROLLUP_H
 #define FERRY_ROLLUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,5 +77,22 @@ int ferry_rollups_run(struct ferry_rollups *r, int64_t fence, int64_t now_ms, in
 
 /* Closes the connections. Accepts NULL. */
 void ferry_rollups_destroy(struct ferry_rollups *r);
+
+/* ---- windows: pure arithmetic on ms since the epoch (UTC), any thread ------------------ */
+
+/* The length of a window: 60,000, 3,600,000 or 86,400,000 ms. UTC has no daylight saving,
+ * and the epoch's time counts no leap seconds: every minute, hour and day has this length,
+ * and the server's DATE_FORMAT buckets (session time_zone '+00:00') agree. */
+int64_t ferry_rollup_window_ms(enum ferry_rollup_window w);
+/* The start of the window holding t_ms: the largest multiple of window_ms at or below it
+ * (before 1970 too). */
+int64_t ferry_rollup_window_start(int64_t t_ms, int64_t window_ms);
+/* The windows a run at now_ms fills, from `from` (a window's start: where the last run
+ * stopped, or the window of the oldest raw row): [from, *to), *to being the end of the last
+ * closed window (a window [s, s + W) is closed once now_ms >= s + W + lateness_ms), at most
+ * FERRY_ROLLUP_MAX_WINDOWS of them (*behind: more are closed already). Returns whether there
+ * is anything to fill (from < *to). */
+bool ferry_rollup_span(int64_t from, int64_t now_ms, int64_t lateness_ms, int64_t window_ms,
+                       int64_t *to, bool *behind);
 
 #endif
