@@ -52,8 +52,8 @@ start_ferry agent agent -c "$T_DIR/ferry.yaml"
 ADDR=$(http_addr agent)
 CP="$T_DIR/state/lines.checkpoint.json"
 
-# write FROM TO: appends "<i> shrink line <i, 8 digits>", about 250 lines a second
-write() {
+# write_lines FROM TO: appends "<i> shrink line <i, 8 digits>", about 250 lines a second
+write_lines() {
   python3 - "$T_DIR/lines.log" "$1" "$2" <<'PY'
 import sys, time
 with open(sys.argv[1], "a", buffering=1) as f:
@@ -66,7 +66,7 @@ PY
 refused() { metric "$ADDR" ferry_source_events_refused_total 'source="lines"'; }
 acked() { metric "$ADDR" ferry_source_events_acked_total 'source="lines"'; }
 
-write 1 "$N1" &
+write_lines 1 "$N1" &
 writer=$!
 wait_at_least "the agent to ship lines before the deletion" 60 200 acked
 at_fault=$(wc -l <"$T_DIR/lines.log")
@@ -100,7 +100,7 @@ from kafka.admin import KafkaAdminClient, NewPartitions
 admin = KafkaAdminClient(bootstrap_servers=sys.argv[1].split(","))
 admin.create_partitions({sys.argv[2]: NewPartitions(total_count=3)})
 PY
-write $((N1 + 1)) "$N2"
+write_lines $((N1 + 1)) "$N2"
 wait_acked "$CP" "$T_DIR/lines.log" 120
 r2=$(refused)
 a2=$(acked)
