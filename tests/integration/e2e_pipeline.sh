@@ -2,7 +2,9 @@
 # End to end: numbered access-log lines -> ferry run (agent + MySQL and Redis workers) ->
 # Kafka -> MariaDB rows and Redis counters, judged with the mariadb and redis-cli clients.
 # Then 500 more lines and a restart: the agent resumes at its checkpoint and the workers at
-# their offsets, so the totals grow by exactly 500 (nothing lost, nothing doubled).
+# their offsets, so the totals grow by exactly 500 (nothing lost, nothing doubled). After each
+# clean stop kafka-python reads each worker's committed offsets (group GROUP.WORKER): they must
+# equal the partition ends, on the mock and on the real cluster.
 #   e2e_pipeline.sh mock   a private librdkafka mock cluster (ferry mock-kafka)
 #   e2e_pipeline.sh real   the stack's Apache Kafka cluster
 set -euo pipefail
@@ -108,13 +110,42 @@ check_totals() { # check_totals LINES
   diff <(expect "$n") <(actual | sort) >"$T_DIR/diff.txt" || fail "redis counters differ: $(cat "$T_DIR/diff.txt")"
 }
 
+# committed_at_end: each worker group's committed offset of every partition, as kafka-python
+# reads it, equals the partition's end offset (a clean stop commits what the sinks wrote)
+committed_at_end() {
+  /usr/bin/python3 - "$BOOTSTRAP" "$TOPIC" "$T_ID.rows" "$T_ID.counters" <<'PY' >"$T_DIR/committed.txt" 2>&1 ||
+import sys
+from kafka import KafkaConsumer, TopicPartition
+bs, topic, groups = sys.argv[1].split(","), sys.argv[2], sys.argv[3:]
+c = KafkaConsumer(bootstrap_servers=bs, enable_auto_commit=False)
+tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+ends = c.end_offsets(tps)
+bad = 0
+for g in groups:
+    # committed() asks the group's coordinator (OffsetFetch) without joining the group
+    gc = KafkaConsumer(bootstrap_servers=bs, group_id=g, enable_auto_commit=False)
+    com = [gc.committed(tp) for tp in tps]
+    com = [-1 if x is None else x for x in com]
+    # an empty partition has nothing to commit: no offset there is its end
+    com = [0 if x == -1 and ends[tp] == 0 else x for x, tp in zip(com, tps)]
+    gc.close(autocommit=False)
+    end = [ends[tp] for tp in tps]
+    print(f"{g}: committed {com} ends {end}")
+    bad += com != end
+sys.exit(1 if bad else 0)
+PY
+    fail "committed offsets are not at the partition ends: $(cat "$T_DIR/committed.txt")"
+  echo "figures: $(tr '\n' ' ' <"$T_DIR/committed.txt")"
+}
+
 start_ferry run1 run -c "$T_DIR/ferry.yaml"
 wait_for "$N rows in MySQL" 120 have_rows "$N"
 wait_for "$N events in Redis" 60 have_events "$N"
 sleep 1 # anything extra (a duplicate) would arrive now
 stop_ferry run1
 check_totals "$N"
-ok "$N lines -> $N rows, exact Redis counters"
+committed_at_end
+ok "$N lines -> $N rows, exact Redis counters, the workers' offsets committed at the ends"
 
 size=$(stat -c %s "$T_DIR/access.log")
 cp_off=$(checkpoint_offset "$T_DIR/state/web.checkpoint.json")
@@ -128,12 +159,13 @@ wait_for "$((N + MORE)) events" 60 have_events $((N + MORE))
 sleep 2
 stop_ferry run2
 check_totals $((N + MORE))
+committed_at_end
 grep -q "following from offset $size" "$T_DIR/run2.log" || fail "second run did not resume at $size"
 ok "restart resumed at the checkpoint: exactly $MORE more rows and counts"
 
 if [ "$MODE" = real ]; then
   # The topic itself, read by the Java client: every numbered line once (two clean runs of
-  # an idempotent producer leave no duplicates), and the workers' group committed to the end.
+  # an idempotent producer leave no duplicates).
   java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
     --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --expect-lines $((N + MORE)) \
     --number-regex 'n=([0-9]+) ' >"$T_DIR/check.txt" 2>"$T_DIR/check.log" ||

@@ -5,9 +5,16 @@
 # keyed "latest state" events; one `ferry sink` writes them into MariaDB (LOAD DATA for the
 # insert workers, multi-row upserts for the other). The mariadb client judges: SQL types,
 # sums, exact UTC times, JSON paths, one row per key with its last values. Events whose values
-# do not convert are in the dead-letter topic with the column and the reason. Then the
-# consumer groups are deleted (kafka-python) and ferry restarts: nothing is written twice and
-# nothing goes to the dead-letter topic again, and new events still flow.
+# do not convert are in the dead-letter topic with the column and the reason. Every row's ISO
+# 8601 time is compared with the UTC time the generator computed, and every row's `kts` with
+# the Kafka record's own timestamp as kcat reads it (-f '%T').
+# The replay is real: the consumer groups are deleted (kafka-python) and ferry restarts with
+# its MySQL connection going through a relay that closes every connection at first, so the
+# sink cannot tell the workers its stored offsets at assignment; they start from Kafka's
+# (deleted: the earliest), and once the relay lets connections through every event of every
+# partition is offered to the sink again. ferry_worker_events_replayed_total must count each
+# of them (per worker: the topic's events), nothing is written or rejected twice, and new
+# events still flow.
 set -euo pipefail
 T_NAME=sink_mysql_typed
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +42,7 @@ d, n, users, rounds, lines = sys.argv[1], *map(int, sys.argv[2:])
 utc = dt.timezone.utc
 oks = ["yes", "no", True, False, 1, 0, "TRUE", "False"]
 exp = {"sum_status": 0, "sum_ok": 0, "sum_ratio": 0.0}
+at_utc = open(f"{d}/at.want", "w")  # n, the event's `at` in UTC as DATETIME(3) prints it
 with open(f"{d}/json.txt", "w") as f:
     for i in range(1, n + 1):
         zone = dt.timezone(dt.timedelta(hours=(i % 5) - 2))
@@ -50,8 +58,8 @@ with open(f"{d}/json.txt", "w") as f:
         exp["sum_status"] += status
         exp["sum_ok"] += 1 if str(ok).lower() in ("yes", "true", "1") else 0
         exp["sum_ratio"] += i / 8
+        at_utc.write(f'{i}\t{at.astimezone(utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]}\n')
         if i == 1234:
-            exp["at_1234"] = at.astimezone(utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             exp["name_1234"] = e["name"].encode().hex().upper()
     # poison: each names its column and why
     for p in [{"n": n + 1, "status": "abc"}, {"n": n + 2, "at": "2023-02-29T00:00:00Z"},
@@ -160,12 +168,32 @@ read -r rows distinct sum_status sum_ok sum_ratio < <(sql "SELECT COUNT(*), COUN
 [ "$sum_status" = "$(expect sum_status)" ] || fail "SUM(status) $sum_status, want $(expect sum_status)"
 [ "$sum_ok" = "$(expect sum_ok)" ] || fail "SUM(ok) $sum_ok, want $(expect sum_ok)"
 [ "$sum_ratio" = "$(expect sum_ratio | sed 's/\.0$//')" ] || fail "SUM(ratio) $sum_ratio, want $(expect sum_ratio)"
-[ "$(sql "SELECT at FROM \`$EV\` WHERE n = 1234")" = "$(expect at_1234)" ] || fail "at of 1234: $(sql "SELECT at FROM \`$EV\` WHERE n = 1234"), want $(expect at_1234)"
+# every row's ISO 8601 time (five zones) against the UTC time the generator computed
+sql "SELECT n, at FROM \`$EV\` ORDER BY n" >"$T_DIR/at.got"
+diff "$T_DIR/at.want" "$T_DIR/at.got" >"$T_DIR/at.diff" || fail "ISO 8601 times in UTC differ: $(head -5 "$T_DIR/at.diff")"
 [ "$(sql "SELECT HEX(name) FROM \`$EV\` WHERE n = 1234")" = "$(expect name_1234)" ] || fail "name of 1234 is not byte for byte the event's"
 bad=$(sql "SET time_zone = '+00:00'; SELECT COUNT(*) FROM \`$EV\` WHERE epoch <> FROM_UNIXTIME(1700000000 + n + IF(n % 2, 0.5, 0))
            OR JSON_EXTRACT(doc, '\$.tags[1]') <> n OR JSON_TYPE(doc) <> 'OBJECT' OR trace <> 'run-1'
-           OR grp <> IF(n % 3 = 0, CONCAT('g', n % 7), 'none') OR ABS(TIMESTAMPDIFF(SECOND, kts, kafka_ts)) > 0")
-[ "$bad" = 0 ] || fail "$bad rows with a wrong epoch, doc, trace, grp or kts"
+           OR grp <> IF(n % 3 = 0, CONCAT('g', n % 7), 'none')")
+[ "$bad" = 0 ] || fail "$bad rows with a wrong epoch, doc, trace or grp"
+# kts against the record timestamps kcat reads (ms since the epoch), per partition and offset
+kcat -C -b "$B" -t "$TJ" -o beginning -e -q -f '%p\t%o\t%T\n' | python3 -c '
+import datetime as dt, sys
+for l in sys.stdin:
+    p, o, t = l.split()
+    at = dt.datetime.fromtimestamp(int(t) / 1000, dt.timezone.utc)
+    print(f"{p}\t{o}\t{at:%Y-%m-%d %H:%M:%S}.{int(t) % 1000:03d}")' | sort >"$T_DIR/kts.want"
+sql "SELECT kafka_partition, kafka_offset, kts FROM \`$EV\`" | sort >"$T_DIR/kts.got"
+# kcat also sees the 4 poison records, which have no row
+python3 - "$T_DIR/kts.want" "$T_DIR/kts.got" "$N" <<'PY' || fail "kts: $(cat "$T_DIR/kts.diff")"
+import sys
+rd = lambda f: {(l.split("\t")[0], l.split("\t")[1]): l.rstrip("\n").split("\t")[2] for l in open(f)}
+want, got, n = rd(sys.argv[1]), rd(sys.argv[2]), int(sys.argv[3])
+bad = [f"{k}: row {v}, record {want.get(k)}" for k, v in sorted(got.items()) if want.get(k) != v]
+with open(sys.argv[2].replace(".got", ".diff"), "w") as f:
+    f.write(f"{len(got)} rows, {len(want)} records, {len(bad)} differ: {bad[:3]}\n")
+sys.exit(0 if len(want) == n + 4 and len(got) == n and not bad else 1)
+PY
 ok "$N typed rows: BIGINT, DOUBLE, TINYINT(1), DATETIME(3), JSON hold the right values (SUM(status) $sum_status)"
 
 read -r arows adash < <(sql "SELECT COUNT(*), SUM(bytes = 0) FROM \`$AC\`")
@@ -217,10 +245,68 @@ for g, err in a.delete_consumer_groups(groups):
     if err.errno != 0:
         sys.exit(f"{g}: {err}")
 PY
-start_ferry again sink -c "$T_DIR/ferry.yaml"
-# every partition has rows: each must start at the offset the sink stored, none at Kafka's
-assigned() { [ "$(grep -c "assigned .* at the sink's offset" "$T_DIR/again.log")" -ge 8 ]; }
-wait_for "the partitions assigned at the sink's offsets" 60 assigned
+# A TCP relay to the stack's MariaDB that closes every connection until $T_DIR/relay.open
+# exists: while it is closed the sink cannot read its stored offsets at assignment
+python3 - "$FERRY_MYSQL_PORT" "$T_DIR/relay.port" "$T_DIR/relay.open" <<'PY' &
+import os, socket, sys, threading
+port, port_file, flag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0))
+ls.listen(64)
+open(port_file + ".tmp", "w").write(str(ls.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)):
+            b.sendall(d)
+    except OSError:
+        pass
+    for x in (a, b):
+        try:
+            x.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = ls.accept()
+    if not os.path.exists(flag):
+        c.close()
+        continue
+    u = socket.create_connection(("127.0.0.1", port))
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+PY
+T_PIDS+=($!)
+relay_up() { [ -s "$T_DIR/relay.port" ]; }
+wait_for "the MySQL relay" 30 relay_up
+{
+  sed "s/port: $FERRY_MYSQL_PORT,/port: $(cat "$T_DIR/relay.port"),/" "$T_DIR/ferry.yaml"
+  echo 'http: {listen: "127.0.0.1:0"}'
+} >"$T_DIR/again.yaml"
+grep -q "port: $(cat "$T_DIR/relay.port")," "$T_DIR/again.yaml" || fail "again.yaml does not go through the relay"
+start_ferry again sink -c "$T_DIR/again.yaml"
+ADDR=$(http_addr again)
+m() { metric "$ADDR" "$1" "${2:-}"; }
+# 3 + 2 + 3 partitions, assigned while the sink cannot be asked: at Kafka's offsets
+wait_at_least "every partition assigned" 60 8 m ferry_worker_partitions_assigned_total
+at_committed=$(grep -c "assigned .* at the committed offset" "$T_DIR/again.log" || true)
+[ "$at_committed" -ge 8 ] || fail "only $at_committed partitions assigned at Kafka's offsets: the sink answered"
+wait_at_least "a write that failed behind the closed relay" 60 1 m ferry_worker_write_failures_total
+failures_closed=$(m ferry_worker_write_failures_total)
+touch "$T_DIR/relay.open"
+# every event of each topic is offered again, and skipped
+declare -A want_replay=([typed]=$((N + 4)) [access]=$LINES [latest]=$((USERS * ROUNDS)))
+for w in typed access latest; do
+  wait_at_least "$w: every event replayed" 120 "${want_replay[$w]}" m ferry_worker_events_replayed_total "worker=\"$w\""
+done
+replayed=()
+for w in typed access latest; do
+  r=$(m ferry_worker_events_replayed_total "worker=\"$w\"")
+  [ "$r" = "${want_replay[$w]}" ] || fail "$w: $r events replayed, want ${want_replay[$w]}"
+  replayed+=("$w=$r")
+done
+[ "$(sql "SELECT COUNT(*), MAX(received_at) FROM \`$EV\`")" = "$before" ] || fail "the replay wrote rows"
+[ "$(dlq_count)" = 4 ] || fail "the replay rejected events again: $(dlq_count) dead letters"
 python3 -c "
 import json
 for i in range($N + 5, $N + 105):
@@ -228,7 +314,8 @@ for i in range($N + 5, $N + 105):
 kcat -P -b "$B" -t "$TJ" -l "$T_DIR/more.txt" -X acks=all || fail "kcat more"
 more_in() { [ "$(count "$EV")" -ge $((N + 100)) ]; }
 wait_for "the new events" 60 more_in
-sleep 2
+[ "$(m ferry_worker_events_replayed_total 'worker="typed"')" = $((N + 4)) ] || fail "new events counted as replayed"
+echo "figures: replayed ${replayed[*]} write_failures_while_closed=$failures_closed assigned_at_committed=$at_committed"
 stop_ferry again
 read -r rows distinct < <(sql "SELECT COUNT(*), COUNT(DISTINCT n) FROM \`$EV\`")
 [ "$rows $distinct" = "$((N + 100)) $((N + 100))" ] || fail "after the replay: $rows rows, $distinct distinct"
@@ -236,4 +323,4 @@ read -r rows distinct < <(sql "SELECT COUNT(*), COUNT(DISTINCT n) FROM \`$EV\`")
   fail "rows of the first run changed: $(sql "SELECT COUNT(*), MAX(received_at) FROM \`$EV\` WHERE n <= $N"), was $before"
 [ "$(count "$AC")" = "$LINES" ] && [ "$(count "$LA")" = "$USERS" ] || fail "replay doubled access or upsert rows"
 [ "$(dlq_count)" = 4 ] || fail "the dead-letter topic has $(dlq_count) records after the replay, want 4"
-ok "replay with the consumer groups deleted: nothing written twice, nothing rejected twice"
+ok "a real replay (groups deleted, the sink's offsets unread at assignment): every event offered again and skipped, nothing written or rejected twice"

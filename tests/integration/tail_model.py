@@ -319,10 +319,24 @@ def main():
           f"missing={len(missing)} in_doubt={len(m.doubt)} missing_not_in_doubt={len(bad)} "
           f"doubled={figures['doubled']} may_double={len(m.again)} "
           f"doubled_not_at_a_stop={len(unjust)} cut_lines={len(pieces) - len(strays)} "
-          f"strays={len(strays)} "
+          f"strays={len(strays)} wait_timeouts={m.stats.get('wait_timeouts', 0)} "
           f"settled={settled} seconds={time.monotonic() - t0:.1f}")
     if len(missing) != int(figures["missing"]):
         sys.exit("the dump and the checker disagree")
+    # settled: within 60 s of the last operation the checkpoint covered every file there is,
+    # i.e. Kafka acknowledged every line still on disk. False means the agent stalled (or
+    # lost its place), and lines the check below counts as "not destroyed" were never sent.
+    if not settled:
+        sys.exit(f"seed {a.seed}: the checkpoint did not cover every file within 60 s of the "
+                 f"last operation; operations: {' '.join(m.ops)}")
+    # wait_timeouts: before a truncation or deletion the model usually waits up to 20 s, with
+    # the agent running, for the checkpoint to cover the file, so that what it destroys was
+    # shipped. A timeout means the agent did not ship a few lines in 20 s (a stall), and it
+    # puts that file's lines in doubt, which weakens the missing check: it must not happen.
+    if m.stats.get("wait_timeouts", 0):
+        sys.exit(f"seed {a.seed}: {m.stats['wait_timeouts']} of {m.stats.get('waits', 0)} "
+                 f"waits for the checkpoint to cover a file before destroying it timed out "
+                 f"(20 s); operations: {' '.join(m.ops)}")
     if bad:
         sys.exit(f"seed {a.seed}: {len(bad)} lines missing that were never destroyed, "
                  f"first {bad[:10]}; operations: {' '.join(m.ops)}")
