@@ -406,6 +406,10 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
                           w->type == REDIS_REPLY_ERROR   ? w->str
                           : r->type == REDIS_REPLY_ERROR ? r->str
                                                          : "unexpected reply");
+        /* WATCH may have been accepted (a loading server takes it, refuses MGET): the keys
+         * stay watched on this connection, and the data set being loaded would abort the
+         * next EXEC as if another writer had moved them. A new connection watches nothing. */
+        disconnect(s);
     } else {
         for (size_t j = 0; j < s->nparts; j++)
             if (r->element[j]->type == REDIS_REPLY_STRING)
