@@ -650,7 +650,8 @@ struct family {
     }
 static const struct family worker_families[] = {
     WORKER_FAMILY("events_written", written,
-                  "Events a sink worker wrote (from 0 again when a reload restarts the worker)"),
+                  "Events a sink worker wrote, not those the sink had already (replayed); "
+                  "from 0 again when a reload restarts the worker"),
     WORKER_FAMILY("write_failures", failed_writes,
                   "Writes that failed; the batch was given back and is written again"),
     WORKER_FAMILY("events_replayed", replayed,

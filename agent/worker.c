@@ -48,6 +48,7 @@ struct ferry_worker {
     rd_kafka_message_t **flying;
     size_t nflying;
     struct ferry_batch flying_batch;
+    uint64_t flying_replayed; /* of its events, those the sink counted as had before */
     int64_t batch_started_ms;
     int backoff_ms;
     /* counters, read by the HTTP thread too */
@@ -69,16 +70,19 @@ static void count(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* The sink's own counts, copied where the HTTP thread reads them. Worker's thread. */
-static void sync_counters(struct ferry_worker *wk)
+/* The sink's own counts, copied where the HTTP thread reads them. Returns how many events
+ * the sink left out as already written since the last call: a write that succeeded made only
+ * the others durable. Worker's thread. */
+static uint64_t sync_counters(struct ferry_worker *wk)
 {
     struct ferry_sink_counters c = {0};
     if (!wk->sink || !wk->ops->counters)
-        return;
+        return 0;
     wk->ops->counters(wk->sink, &c);
-    atomic_store_explicit(&wk->replayed, c.replayed, memory_order_relaxed);
+    uint64_t before = atomic_exchange_explicit(&wk->replayed, c.replayed, memory_order_relaxed);
     atomic_store_explicit(&wk->conflicts, c.conflicts, memory_order_relaxed);
     atomic_store_explicit(&wk->refused, c.refused, memory_order_relaxed);
+    return c.replayed > before ? c.replayed - before : 0;
 }
 
 /* The first (rewind) or next (store) offset of every partition in msgs. */
@@ -157,15 +161,17 @@ static int on_before_commit(void *opaque)
     return rc;
 }
 
-/* msgs were made durable: their offsets are stored, they are dropped. */
-static void written(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *n)
+/* msgs are durable: their offsets are stored, they are dropped. `replayed` of them the sink
+ * had before this write (left out): they are not counted as written again. */
+static void written(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *n,
+                    uint64_t replayed)
 {
     rd_kafka_topic_partition_list_t *l = offsets_of(msgs, *n, 1);
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(wk->rk, l);
     if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition no longer assigned */
         ferry_warn("worker", "%s: store offsets: %s", wk->w->name, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    count(&wk->written, *n);
+    count(&wk->written, *n > replayed ? *n - replayed : 0);
     drop_msgs(msgs, n);
     wk->backoff_ms = 0;
 }
@@ -178,14 +184,15 @@ static int flush_end(struct ferry_worker *wk)
     if (!wk->nflying)
         return 0;
     int rc = wk->ops->write_end(wk->sink, err, sizeof(err));
-    sync_counters(wk);
+    uint64_t replayed = wk->flying_replayed + sync_counters(wk);
+    wk->flying_replayed = 0;
     if (rc < 0) {
         count(&wk->failures, 1);
         ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->nflying, err);
         rewind_batch(wk);
         return rc;
     }
-    written(wk, wk->flying, &wk->nflying);
+    written(wk, wk->flying, &wk->nflying, replayed);
     return 0;
 }
 
@@ -199,7 +206,7 @@ static int flush_begin(struct ferry_worker *wk)
         return rc;
     wk->flying_batch = (struct ferry_batch){wk->batch, wk->n, on_reject, on_before_commit, wk};
     rc = wk->ops->write_begin(wk->sink, &wk->flying_batch, err, sizeof(err));
-    sync_counters(wk);
+    wk->flying_replayed = sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
     if (rc < 0) {
         count(&wk->failures, 1);
@@ -230,7 +237,7 @@ static int flush(struct ferry_worker *wk)
     if (!wk->n)
         return 0;
     rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
-    sync_counters(wk);
+    uint64_t replayed = sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
     if (rc < 0) {
         count(&wk->failures, 1);
@@ -238,7 +245,7 @@ static int flush(struct ferry_worker *wk)
         rewind_batch(wk);
         return rc;
     }
-    written(wk, wk->batch, &wk->n);
+    written(wk, wk->batch, &wk->n, replayed);
     return 0;
 }
 

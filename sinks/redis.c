@@ -60,6 +60,9 @@ struct ferry_sink {
     size_t pending_queued;
     bool again;      /* building a batch's transaction a second time: rejects were made already */
     size_t nskipped; /* refused commands left out of the transaction being built */
+    /* commands of the transaction being built left out as applied before: counted in replayed
+     * once it ran (a transaction that fails is built again and would count them twice) */
+    uint64_t skipped_applied;
     uint64_t parse_errors, missing_fields, command_errors, replayed, conflicts;
 };
 
@@ -343,6 +346,10 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
                           w->type == REDIS_REPLY_ERROR   ? w->str
                           : r->type == REDIS_REPLY_ERROR ? r->str
                                                          : "unexpected reply");
+        /* WATCH may have been accepted (a loading server takes it, refuses MGET): the keys
+         * stay watched on this connection, and the data set being loaded would abort the
+         * next EXEC as if another writer had moved them. A new connection watches nothing. */
+        disconnect(s);
     } else {
         for (size_t j = 0; j < s->nparts; j++)
             if (r->element[j]->type == REDIS_REPLY_STRING)
@@ -582,6 +589,8 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
                             "redis %s: EXEC: %s%s%s", s->cfg->name,
                             t.type == REDIS_REPLY_ERROR ? t.first : "unexpected reply",
                             refused[0] ? ": " : "", refused);
+    s->replayed += s->skipped_applied;
+    s->skipped_applied = 0;
     uint64_t before = s->command_errors;
     s->command_errors += t.errors;
     if (t.errors && (before == 0 || before / 1000 != s->command_errors / 1000))
@@ -691,12 +700,13 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
     size_t queued = 0;
     s->out.len = 0;
     s->nqueued = s->nskipped = 0;
+    s->skipped_applied = 0;
     if (ferry_resp_word(&s->out, "MULTI") < 0)
         goto nomem;
     for (size_t i = 0; i < batch->n; i++) {
         const rd_kafka_message_t *m = batch->msgs[i];
         if (m->offset < part_of(s, m)->stored) { /* applied before */
-            s->replayed += s->cfg->ncommands;
+            s->skipped_applied += s->cfg->ncommands;
             continue;
         }
         int n = append_event(s, batch, i);

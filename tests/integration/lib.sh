@@ -127,6 +127,32 @@ wait_at_least() {
   wait_for "$what (at least $min)" "$timeout" _at_least "$@"
 }
 
+# wait_rising DESCRIPTION TIMEOUT_S COMMAND…: polls until COMMAND prints a number larger than
+# the one it printed first (writes are going on: a fault struck now lands mid-batch); sets
+# RISEN to that number.
+wait_rising() {
+  local what=$1 timeout=$2 first; shift 2
+  first=$("$@" 2>/dev/null) || first=0
+  _risen() { RISEN=$("$@" 2>/dev/null) || RISEN=0; [ "${RISEN:-0}" -gt "${first:-0}" ]; }
+  wait_for "$what (above $first)" "$timeout" _risen "$@"
+}
+
+# paced LINES_PER_S: copies stdin to stdout at about that rate, flushed every 20 ms: a steady
+# stream, so that the sink is writing when a fault strikes, not waiting between bursts.
+paced() {
+  /usr/bin/python3 -c '
+import sys, time
+rate = float(sys.argv[1])
+step, n, t0 = max(1, int(rate / 50)), 0, time.monotonic()
+for line in sys.stdin:
+    sys.stdout.write(line)
+    n += 1
+    if n % step == 0:
+        sys.stdout.flush()
+        time.sleep(max(0.0, t0 + n / rate - time.monotonic()))
+' "$1"
+}
+
 # http_addr NAME: the address ferry NAME (started with `http: {listen: "127.0.0.1:0"}`) bound,
 # from its log; waits for it.
 http_addr() {

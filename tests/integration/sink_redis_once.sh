@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Redis, effectively once: kcat (an independent producer) writes N JSON events in ten chunks,
-# one a second, to a 4-partition topic of the real cluster; two `ferry sink` processes of one
-# consumer group apply four commands per event to a durable Redis (fsynced append-only file).
-# Mid-stream one worker is killed with -9 and started again, and later Redis is restarted.
-# Every counter must then equal the sums computed from the generation rules: a batch written
-# again after the crash, the rebalance or the lost connection applies nothing twice.
+# Redis, effectively once: kcat (an independent producer) writes N JSON events in a steady
+# stream of N/10 a second to a 4-partition topic of the real cluster, the test holding back
+# the later parts until the faults have struck; two `ferry sink` processes of one consumer
+# group apply four commands per event to a private durable Redis (appendfsync always). Once
+# events are arriving one worker is killed with -9; after the survivor's rebalance it is
+# started again, and later, while transactions are being applied, Redis is killed with
+# SIGKILL and started again on its port and append-only file. Every counter must then equal
+# the sums computed from the generation rules (a batch written again after the crash, the
+# rebalance or the lost connection applies nothing twice), and the survivors' /metrics must
+# show the rebalance and the failed writes.
 set -euo pipefail
 T_NAME=sink_redis_once
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +20,7 @@ TOPIC="redis-once-$T_ID"
 P="once:$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" >/dev/null
 
-# A private, durable Redis, restartable on the same port.
+# A private, durable Redis (every write fsynced before its reply), restartable on its port.
 export FERRY_REDIS_DURABLE=1
 FERRY_REDIS_PORT= "$STACK" -d "$T_DIR/stack" start redis >/dev/null
 RPORT=$(cat "$T_DIR/stack/redis/port")
@@ -26,6 +30,7 @@ cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
   consumer: {session.timeout.ms: "6000"}
+http: {listen: "127.0.0.1:0"}
 sinks:
   group: $T_ID
   workers:
@@ -45,31 +50,74 @@ YAML
 # event i: user u<i%97>, amount i%7+1, page /p<i%13>
 gen() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
   printf "{\"n\":%d,\"user\":\"u%d\",\"amount\":%d,\"page\":\"/p%d\"}\n", i, i % 97, i % 7 + 1, i % 13 }'; }
-produce() { # produce CHUNK_NUMBER (1-based)
-  gen $((($1 - 1) * CHUNK + 1)) $(($1 * CHUNK)) |
-    kcat -P -b "$FERRY_REAL_KAFKA_BOOTSTRAP" -t "$TOPIC" -X acks=all || fail "kcat failed"
+produce() { # produce FIRST LAST: chunks FIRST..LAST (1-based), CHUNK events a second
+  gen $((($1 - 1) * CHUNK + 1)) $(($2 * CHUNK)) | paced "$CHUNK" |
+    kcat -P -b "$FERRY_REAL_KAFKA_BOOTSTRAP" -t "$TOPIC" -X acks=all
 }
-
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-start_ferry w2 sink -c "$T_DIR/ferry.yaml"
-for c in 1 2; do produce $c; sleep 1; done
-produce 3
-sleep 0.3 # batches of chunk 3 are being written now
-kill -KILL "$PID_w1"
-echo "worker 1 killed with -9 after $(r GET "$P:events") events"
-start_ferry w1b sink -c "$T_DIR/ferry.yaml"
-for c in 4 5; do produce $c; sleep 1; done
-produce 6
-sleep 0.3
-echo "restarting Redis after $(r GET "$P:events") events"
-"$STACK" -d "$T_DIR/stack" stop redis >/dev/null
-FERRY_REDIS_PORT=$RPORT "$STACK" -d "$T_DIR/stack" start redis >/dev/null
-for c in 7 8 9 10; do produce $c; sleep 1; done
-
 events() { r GET "$P:events" | sed 's/^$/0/'; }
+# m PROCESS METRIC: a counter of a running process's worker
+m() { metric "${ADDR[$1]}" "ferry_worker_$2_total" 'worker="activity"'; }
+held() { echo $(($(m "$1" partitions_assigned) - $(m "$1" partitions_revoked))); }
+declare -A ADDR
+begin() { start_ferry "$1" sink -c "$T_DIR/ferry.yaml"; ADDR[$1]=$(http_addr "$1"); }
+
+begin w1
+begin w2
+wait_at_least "partitions for the second worker" 90 1 held w2
+wait_at_least "partitions for the first worker" 90 1 held w1
+produce 1 3 &
+producer=$!
+# ---- kill -9 of a worker while events are applied ------------------------------------------
+wait_at_least "events from the first chunks" 120 $((CHUNK / 2)) events
+wait_rising "events being applied" 60 events
+w1_written=$(m w1 events_written)
+w1_held=$(held w1)
+a2=$(m w2 partitions_assigned)
+kill -KILL "$PID_w1"
+wait "$PID_w1" 2>/dev/null || true
+at_kill=$(events)
+echo "worker 1 killed with -9 after $at_kill events (it held $w1_held partitions, had written $w1_written)"
+[ "$w1_written" -gt 0 ] && [ "$w1_held" -gt 0 ] ||
+  fail "the killed worker held $w1_held partitions, had written $w1_written events: its kill proves nothing"
+rebalanced() { [ "$(m w2 partitions_assigned)" -gt "$a2" ]; }
+wait_for "the survivor's rebalance (partitions assigned above $a2)" 90 rebalanced
+echo "survivor rebalanced: partitions assigned $a2 -> $(m w2 partitions_assigned)"
+wait "$producer" || fail "kcat failed"
+begin w1b
+wait_at_least "partitions for the restarted worker" 90 1 held w1b
+
+# ---- SIGKILL of Redis while transactions are applied ---------------------------------------
+produce 4 6 &
+producer=$!
+wait_at_least "events from the next chunks" 120 $((at_kill + CHUNK / 2)) events
+fails_before=$(($(m w2 write_failures) + $(m w1b write_failures)))
+wait_rising "events being applied" 60 events
+"$STACK" -d "$T_DIR/stack" crash redis >/dev/null || fail "redis did not crash"
+at_crash=$RISEN
+echo "redis killed (SIGKILL) after $at_crash events"
+FERRY_REDIS_PORT=$RPORT "$STACK" -d "$T_DIR/stack" start redis >/dev/null ||
+  fail "redis did not start again on port $RPORT"
+after=$(events)
+echo "redis started again on port $RPORT with $after events"
+# every reply Redis sent followed its fsync: what the test read before the crash is there
+[ "$after" -ge "$at_crash" ] || fail "redis came back with $after events, $at_crash were read before the crash"
+wait "$producer" || fail "kcat failed"
+produce 7 10 || fail "kcat failed"
+
 have_all() { [ "$(events)" -ge "$N" ]; }
 wait_for "$N events in Redis" 120 have_all
 sleep 3 # a doubled batch would land now
+[ 0 -lt "$at_kill" ] && [ "$at_kill" -lt "$at_crash" ] && [ "$at_crash" -lt "$N" ] ||
+  fail "the faults did not land mid-stream at different points: kill at $at_kill events, crash at $at_crash, of $N"
+failures=$(($(m w2 write_failures) + $(m w1b write_failures)))
+[ "$failures" -gt "$fails_before" ] ||
+  fail "no write failed on the surviving workers across the Redis crash ($fails_before before, $failures after)"
+replayed=$(($(m w2 events_replayed) + $(m w1b events_replayed)))
+conflicts=$(($(m w2 write_conflicts) + $(m w1b write_conflicts)))
+written=$(($(m w2 events_written) + $(m w1b events_written)))
+# Each partition had one writer at a time (the killed one was gone long before its partitions
+# moved; a revoke finishes the batch in flight): an EXEC that WATCH aborted had no cause.
+[ "$conflicts" = 0 ] || fail "$conflicts transactions aborted by WATCH, with no other writer"
 stop_ferry w2
 stop_ferry w1b
 
@@ -84,10 +132,11 @@ actual() {
   r ZRANGE "$P:pages" 0 -1 WITHSCORES | paste - - | awk '{ print "page", $1, $2 }'
 }
 diff <(expect) <(actual | sort) >"$T_DIR/diff.txt" || fail "Redis differs from the expected sums: $(head -20 "$T_DIR/diff.txt")"
-replayed=$(cat "$T_DIR"/*.log | awk '/commands not applied again/ {
-  for (i = 1; i < NF; i++) if ($(i + 1) == "commands") s += $i } END { print s + 0 }')
-echo "figures: events=$N applied once each; commands skipped as already applied on a retry: $replayed"
-ok "kill -9 of a worker and a Redis restart mid-stream: every counter exact"
+echo "figures: events=$N applied once each; kill -9 at $at_kill events, Redis SIGKILL at $at_crash;" \
+  "survivors: $failures failed writes retried ($fails_before before the crash), $conflicts WATCH" \
+  "conflicts, $replayed events offered again and left out (EXEC ran, its reply lost)," \
+  "$written events written"
+ok "kill -9 of a worker and SIGKILL of Redis mid-stream: every counter exact"
 
 # The stored offsets: one key per partition, each the offset after the partition's last event.
 for p in 0 1 2 3; do
