@@ -108,7 +108,7 @@ wait_at_least() {
 # from its log; waits for it.
 http_addr() {
   local log="$T_DIR/$1.log"
-  _listening() { grep -q 'http: listening on ' "$log"; }
+  _listening() { grep -q 'http: listening on ' "$log" 2>/dev/null; }
   wait_for "ferry $1 to listen on HTTP" 30 _listening
   sed -n 's/.*http: listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1
 }

@@ -101,7 +101,7 @@ for i in $(seq 1 "$KILLS"); do
   { echo "--- run $i, killed ${ms} ms after progress, $acked acknowledged"; cat "$T_DIR/run$i.log"; } >>"$T_DIR/runs.txt"
   rm -f "$T_DIR/run$i.log"
   echo "$i $ms $acked" >>"$T_DIR/kills.txt"
-  echo "run $i: killed $ms ms after its first acknowledgement, $acked lines acknowledged"
+  echo "run $i: killed $ms ms after progress was seen, $acked lines acknowledged"
 done
 touch "$T_DIR/stop"
 wait "$writer"
