@@ -62,6 +62,7 @@ qf_down=$(queue_full)
 kill -USR2 "$MOCK_PID"
 echo "every broker up again"
 wait "$writer"
+T_PIDS=("$PID_agent")
 size=$(stat -c %s "$T_DIR/numbered.log")
 
 wait_acked "$CP" "$T_DIR/numbered.log" 120
