@@ -20,7 +20,8 @@ CHECKPOINT_MS=100
 # What a kill may re-send: the lines of one checkpoint interval, plus LAG_MS of lines in flight
 # (read and sent, not yet acknowledged: the backlog a restart finds and the acknowledgement
 # latency of acks: all on a loaded 2-core machine). The margin is in LAG_MS: the runs measured
-# here doubled about RATE x 0.25 s a kill.
+# here sent 900-1,600 lines twice a kill (RATE x 0.05-0.08 s); an agent that forgets its
+# checkpoint sends about 125,000 copies a kill.
 LAG_MS=${CRASH_LAG_MS:-500}
 PER_KILL=$((RATE * (CHECKPOINT_MS + LAG_MS) / 1000))
 REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
@@ -129,16 +130,17 @@ java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
   >"$T_DIR/check.txt" 2>"$T_DIR/check.log" || fail "checker: $(cat "$T_DIR/check.log")"
 get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
 BOUND=$((KILLS * PER_KILL))
+extra=$(($(get records) - $(get distinct))) # copies beyond the first of every line
 min_acked=$(awk 'NR == 1 || $3 < m { m = $3 } END { print m + 0 }' "$T_DIR/kills.txt")
 echo "figures: seed=$SEED kills=$KILLS written=$N received=$(get records)" \
-  "missing=$(get missing) doubled=$(get doubled) bound=$BOUND (${PER_KILL} a kill)" \
-  "doubled_per_kill=$(($(get doubled) / KILLS)) least_acked_at_kill=$min_acked" \
+  "missing=$(get missing) doubled=$(get doubled) extra_copies=$extra bound=$BOUND" \
+  "(${PER_KILL} a kill) extra_per_kill=$((extra / KILLS)) least_acked_at_kill=$min_acked" \
   "unnumbered=$(get unnumbered)"
 [ "$min_acked" -gt 0 ] || fail "seed $SEED: a run was killed before Kafka acknowledged anything"
 [ "$(get missing)" = 0 ] || fail "seed $SEED: $(get missing) lines missing: $(get first_missing)"
 [ "$(get unnumbered)" = 0 ] || fail "seed $SEED: records that are not whole lines"
-[ "$(get doubled)" -le "$BOUND" ] ||
-  fail "seed $SEED: $(get doubled) lines doubled, more than $KILLS kills can re-send ($BOUND:" \
+[ "$extra" -le "$BOUND" ] ||
+  fail "seed $SEED: $extra copies of lines sent twice, more than $KILLS kills can re-send ($BOUND:" \
     "$PER_KILL each, checkpoint_ms $CHECKPOINT_MS + ${LAG_MS} ms in flight at $RATE lines/s)"
 ok "$KILLS kill -9 with rename rotation, each after progress: $N lines, none missing," \
-  "$(get doubled) doubled (at most $BOUND)"
+  "$extra copies of $(get doubled) doubled lines (at most $BOUND)"
