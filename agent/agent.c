@@ -248,6 +248,8 @@ void ferry_agent_stats(const struct ferry_agent *a, size_t i, struct ferry_sourc
         .refused = atomic_load_explicit(&as->refused, memory_order_relaxed),
         .queue_full = atomic_load_explicit(&as->queue_full, memory_order_relaxed),
     };
+    if (as->src && as->ops->redelivered)
+        as->ops->redelivered(as->src, &out->resent, &out->given_up);
 }
 
 void ferry_agent_destroy(struct ferry_agent *a)

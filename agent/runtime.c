@@ -680,6 +680,11 @@ static const struct family source_families[] = {
     SOURCE_FAMILY("events_refused", refused, "Events the producer refused for good (logged)"),
     SOURCE_FAMILY("queue_full", queue_full,
                   "Times reading stopped because the producer's queue was full"),
+    SOURCE_FAMILY("events_resent", resent,
+                  "Events whose delivery failed, read again from the source and sent again"),
+    SOURCE_FAMILY("events_given_up", given_up,
+                  "Events whose delivery failed and that the source could not read again (not "
+                  "in Kafka, logged)"),
 };
 
 static uint64_t field_at(const void *stats, size_t at)

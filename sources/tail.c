@@ -443,7 +443,7 @@ static void give_up(struct ferry_source *s, struct tail_file *f, struct tail_ret
     uint64_t seq = seq_of(&f->wm, r->pos);
     int64_t start, end;
     event_range(&f->wm, seq, &start, &end);
-    s->given_up++;
+    atomic_fetch_add_explicit(&s->given_up, 1, memory_order_relaxed);
     ferry_error("tail",
                 "%s: the event at offset %lld, which Kafka did not take, cannot be sent again "
                 "(its file was truncated or the producer refuses it): it is not in Kafka",
@@ -472,7 +472,7 @@ static int retry_send(struct ferry_source *s, int64_t now)
             give_up(s, f, r); /* r now holds the last entry: not i++ */
         } else {
             r->sent = true;
-            s->resent++;
+            atomic_fetch_add_explicit(&s->resent, 1, memory_order_relaxed);
             i++;
         }
     }
@@ -574,6 +574,12 @@ static uint64_t tail_in_flight(const struct ferry_source *s)
     return n;
 }
 
+static void tail_redelivered(const struct ferry_source *s, uint64_t *resent, uint64_t *given_up)
+{
+    *resent = atomic_load_explicit(&s->resent, memory_order_relaxed);
+    *given_up = atomic_load_explicit(&s->given_up, memory_order_relaxed);
+}
+
 static void tail_close(struct ferry_source *s)
 {
     if (!s)
@@ -585,12 +591,13 @@ static void tail_close(struct ferry_source *s)
                "%s: %llu events (%llu sent again, %llu given up); %llu long lines cut, %llu "
                "truncations (%llu copies found, %llu not), %llu copies of files being read "
                "left alone, %llu files deleted, %llu renamed away, %llu skipped",
-               s->cfg->name, (unsigned long long)s->events, (unsigned long long)s->resent,
-               (unsigned long long)s->given_up, (unsigned long long)s->fcfg.truncated,
-               (unsigned long long)s->truncations, (unsigned long long)s->copies_found,
-               (unsigned long long)s->copies_missed, (unsigned long long)s->copies_left,
-               (unsigned long long)s->deleted, (unsigned long long)s->renamed,
-               (unsigned long long)s->skipped);
+               s->cfg->name, (unsigned long long)s->events,
+               (unsigned long long)atomic_load_explicit(&s->resent, memory_order_relaxed),
+               (unsigned long long)atomic_load_explicit(&s->given_up, memory_order_relaxed),
+               (unsigned long long)s->fcfg.truncated, (unsigned long long)s->truncations,
+               (unsigned long long)s->copies_found, (unsigned long long)s->copies_missed,
+               (unsigned long long)s->copies_left, (unsigned long long)s->deleted,
+               (unsigned long long)s->renamed, (unsigned long long)s->skipped);
     ferry_tail_scan_release(s);
     ferry_framer_cfg_release(&s->fcfg);
     ferry_checkpoint_release(&s->resume);
@@ -655,5 +662,6 @@ const struct ferry_source_ops ferry_source_tail = {
     .acked = tail_acked,
     .checkpoint = tail_checkpoint,
     .in_flight = tail_in_flight,
+    .redelivered = tail_redelivered,
     .close = tail_close,
 };

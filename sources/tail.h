@@ -3,6 +3,7 @@
 #ifndef FERRY_SOURCES_TAIL_H
 #define FERRY_SOURCES_TAIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -87,7 +88,8 @@ struct ferry_source {
     char *rbuf; /* an event read again */
     size_t rbuf_cap;
     uint64_t events, truncations, copies_found, copies_missed, copies_left, deleted, renamed,
-        skipped, read_errors, resent, given_up;
+        skipped, read_errors;
+    _Atomic uint64_t resent, given_up; /* read by the HTTP thread too */
 };
 
 int64_t ferry_tail_now(void);

@@ -30,6 +30,8 @@ struct ferry_source_stats {
     uint64_t failed;     /* deliveries that failed (the events are read again) */
     uint64_t refused;    /* events the producer refused for good (logged) */
     uint64_t queue_full; /* times reading stopped because the producer's queue was full */
+    uint64_t resent;     /* failed deliveries read again from the source and sent again */
+    uint64_t given_up;   /* failed deliveries the source could not read again (lost, logged) */
 };
 
 /* How many sources the agent runs. Any thread. */

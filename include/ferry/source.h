@@ -56,6 +56,11 @@ struct ferry_source_ops {
     /* The input ended for good and every event was emitted (standard input closed). NULL for
      * sources that never end (files may always grow). */
     bool (*finished)(const struct ferry_source *src);
+    /* Of the events Kafka gave up on: how many were read again and emitted again (*resent),
+     * and how many could not be (*given_up: not in Kafka, logged). Any thread: the HTTP
+     * thread reads them while the agent's thread counts. NULL for sources that cannot read an
+     * event twice. */
+    void (*redelivered)(const struct ferry_source *src, uint64_t *resent, uint64_t *given_up);
     void (*close)(struct ferry_source *src);
 };
 

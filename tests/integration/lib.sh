@@ -157,7 +157,7 @@ for line in sys.stdin:
 # from its log; waits for it.
 http_addr() {
   local log="$T_DIR/$1.log"
-  _listening() { grep -q 'http: listening on ' "$log"; }
+  _listening() { grep -q 'http: listening on ' "$log" 2>/dev/null; }
   wait_for "ferry $1 to listen on HTTP" 30 _listening
   sed -n 's/.*http: listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1
 }
@@ -201,14 +201,15 @@ wait_acked() {
   wait_for "every line acknowledged (checkpoint at $size)" "$3" _acked
 }
 
-# write_numbered FILE N PAUSE_EVERY TEXT: appends lines "<i> TEXT <i, 8 digits>" for i in
-# 1..N, pausing 0.1 s after every PAUSE_EVERY lines (so that faults land mid-stream).
+# write_numbered FILE N PAUSE_EVERY TEXT [FIRST]: appends lines "<i> TEXT <i, 8 digits>" for i
+# in FIRST (1)..N, pausing 0.1 s after every PAUSE_EVERY lines (so that faults land mid-stream).
 write_numbered() {
   python3 - "$@" <<'PY'
 import sys, time
 path, n, every, text = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+first = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 with open(path, "a") as f:
-    for i in range(1, n + 1):
+    for i in range(first, n + 1):
         f.write(f"{i} {text} {i:08d}\n")
         if i % every == 0:
             f.flush()

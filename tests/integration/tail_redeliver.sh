@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Deliveries Kafka gives up on are sent again. The agent ships numbered lines with a short
-# message.timeout.ms (1.5 s) while every node of the real cluster is paused (SIGSTOP) for 5 s:
-# librdkafka fails the lines it holds, the tail source reads them again from the file and
-# sends them again once the cluster is back, and its checkpoint never passes a line Kafka
-# does not have. The Java client must find every number; the agent's log must show that
-# lines were sent again, and that none was given up.
+# message.timeout.ms (1.5 s); once its checkpoint is strictly inside the file, every node of
+# the real cluster is paused (SIGSTOP) for 5 s: librdkafka fails the lines it holds
+# (ferry_source_delivery_failures_total), the tail source reads them again from the file and
+# sends them again once the cluster is back (ferry_source_events_resent_total; none given up),
+# and its checkpoint never passes a line Kafka does not have. The Java client must find every
+# number.
 set -euo pipefail
 T_NAME=tail_redeliver
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
   producer: {message.timeout.ms: "1500"}
+http: {listen: "127.0.0.1:0"}
 agent:
   state_dir: $T_DIR/state
   checkpoint_ms: 200
@@ -30,8 +32,12 @@ agent:
 YAML
 : >"$T_DIR/logs/app.log"
 start_ferry agent agent -c "$T_DIR/ferry.yaml"
+ADDR=$(http_addr agent)
+CP="$T_DIR/state/redeliver.checkpoint.json"
+cp_off() { checkpoint_offset "$CP"; }
+failures() { metric "$ADDR" ferry_source_delivery_failures_total; }
 
-# N numbered lines over about 12 s, renamed once in the middle of the outage.
+# N numbered lines over about 12 s, renamed once, in the middle of the outage.
 /usr/bin/python3 - "$T_DIR/logs/app.log" "$N" <<'PY' &
 import os, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
@@ -49,15 +55,42 @@ for i in range(1, n + 1):
 f.close()
 PY
 writer=$!
+T_PIDS+=("$writer")
+# nodes paused here are resumed even when the test fails: the cluster is shared
+paused=""
+resume_paused() {
+  local rc=$? n
+  set +e # an exit handler: every step runs, and cleanup sees the test's status
+  for n in $paused; do "$STACK" -d "$FERRY_STACK_DIR" kafka resume "$n" >/dev/null 2>&1; done
+  (exit "$rc")
+  cleanup
+}
+trap resume_paused EXIT
 
-sleep 3
+# The nodes are paused once the checkpoint is inside app.log, and stay paused for at least
+# 5 s (more than message.timeout.ms: librdkafka gives up on what it holds), until deliveries
+# failed and the writer renamed app.log (at N/2, about 6 s in), so that lines are read again
+# from a file renamed while they were in flight.
+wait_at_least "a checkpoint inside the file" 60 1 cp_off
 nodes=$(seq 1 "$FERRY_REAL_KAFKA_NODES")
-for n in $nodes; do "$STACK" -d "$FERRY_STACK_DIR" kafka pause "$n"; done
-echo "every node paused"
-sleep 5
-for n in $nodes; do "$STACK" -d "$FERRY_STACK_DIR" kafka resume "$n"; done
-echo "every node resumed"
+cp_at_pause=$(cp_off)
+renamed_at_pause=$([ -e "$T_DIR/logs/app.log.1" ] && echo yes || echo no)
+t0=$(date +%s%N)
+paused=$nodes
+for n in $nodes; do "$STACK" -d "$FERRY_STACK_DIR" kafka pause "$n" >/dev/null; done
+echo "every node paused, checkpoint at $cp_at_pause bytes"
+wait_at_least "failed deliveries" 30 1 failures
+renamed() { [ -e "$T_DIR/logs/app.log.1" ]; }
+wait_for "the writer's rename" 60 renamed
+five_s() { [ $(($(date +%s%N) - t0)) -ge 5000000000 ]; }
+wait_for "5 s of pause" 10 five_s
+failed_paused=$(failures)
+for n in $nodes; do "$STACK" -d "$FERRY_STACK_DIR" kafka resume "$n" >/dev/null; done
+paused_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "every node resumed after $paused_ms ms, $failed_paused deliveries failed"
+paused=""
 wait "$writer"
+T_PIDS=("$PID_agent")
 
 last="" same=0
 for _ in $(seq 1 240); do
@@ -69,24 +102,31 @@ for _ in $(seq 1 240); do
 done
 [ $same -ge 6 ] || fail "the agent never went quiet"
 kill -0 "$PID_agent" || fail "the agent exited"
+failed=$(failures)
+resent=$(metric "$ADDR" ferry_source_events_resent_total)
+given_up=$(metric "$ADDR" ferry_source_events_given_up_total)
+acked=$(metric "$ADDR" ferry_source_events_acked_total)
 stop_ferry agent
+size=$(($(stat -c %s "$T_DIR/logs/app.log.1") + $(stat -c %s "$T_DIR/logs/app.log")))
 
 java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
   --bootstrap "$FERRY_REAL_KAFKA_BOOTSTRAP" --topic "$TOPIC" --expect-lines "$N" \
   --number-regex '^(\d+) redeliver line 0*\1$' --timeout-ms 90000 \
   >"$T_DIR/check.txt" 2>"$T_DIR/check.err" || fail "checker: $(cat "$T_DIR/check.err")"
 get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
-failed=$(grep -c "delivery to .* failed" "$T_DIR/agent.log" || true)
-summary=$(grep -o "[0-9]* sent again, [0-9]* given up" "$T_DIR/agent.log" | tail -n 1 || true)
-echo "figures: written=$N received=$(get records) missing=$(get missing) doubled=$(get doubled)" \
-  "failed_deliveries=$failed ($summary)"
+echo "figures: written=$N checkpoint_at_pause=$cp_at_pause bytes=$size" \
+  "paused_ms=$paused_ms renamed_at_pause=$renamed_at_pause delivery_failures=$failed" \
+  "(while paused $failed_paused) resent=$resent given_up=$given_up" \
+  "acked=$acked received=$(get records) missing=$(get missing) doubled=$(get doubled)"
+[ "$cp_at_pause" -gt 0 ] && [ "$cp_at_pause" -lt "$size" ] ||
+  fail "the pause did not land mid-stream: checkpoint at $cp_at_pause of $size bytes"
+[ "$renamed_at_pause" = no ] || fail "the writer renamed app.log before the pause"
+[ "$failed" -gt 0 ] || fail "no delivery failed: the outage did not test anything"
+# each failure is read again once (a resend that fails again is counted again)
+[ "$resent" = "$failed" ] || fail "$failed deliveries failed and $resent were sent again"
+[ "$given_up" = 0 ] || fail "$given_up failed deliveries were given up"
 [ "$(get missing)" = 0 ] || fail "$(get missing) lines missing: $(get first_missing)"
 [ "$(get unnumbered)" = 0 ] || fail "records that are not whole lines"
-[ "$failed" -gt 0 ] || fail "no delivery failed: the outage did not test anything"
-case "$summary" in
-  "0 sent again"*) fail "failed deliveries were not sent again" ;;
-  *" 0 given up") ;;
-  *) fail "deliveries given up: $summary" ;;
-esac
-ok "every node paused 5 s with message.timeout.ms 1500: $failed deliveries failed and were" \
-  "sent again; $N lines, none missing, $(get doubled) doubled"
+ok "every node paused $paused_ms ms from byte $cp_at_pause with message.timeout.ms 1500:" \
+  "$failed deliveries failed, $resent were read again and sent again; $N lines, none" \
+  "missing, $(get doubled) doubled"
