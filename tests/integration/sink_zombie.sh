@@ -51,11 +51,12 @@ unfreeze() {
 }
 trap unfreeze EXIT
 
-# event i: user u<i%97>, amount i%7+1, page /p<i%13>
+# event i, keyed by i (so that every chunk reaches every partition; keyless, kcat sticks to
+# one partition for a whole batch): user u<i%97>, amount i%7+1, page /p<i%13>
 gen() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
-  printf "{\"n\":%d,\"user\":\"u%d\",\"amount\":%d,\"page\":\"/p%d\"}\n", i, i % 97, i % 7 + 1, i % 13 }'; }
+  printf "%d:{\"n\":%d,\"user\":\"u%d\",\"amount\":%d,\"page\":\"/p%d\"}\n", i, i, i % 97, i % 7 + 1, i % 13 }'; }
 produce() { # produce CHUNK_NUMBER (1-based)
-  gen $((($1 - 1) * CHUNK + 1)) $(($1 * CHUNK)) | kcat -P -b "$B" -t "$TOPIC" -X acks=all ||
+  gen $((($1 - 1) * CHUNK + 1)) $(($1 * CHUNK)) | kcat -P -b "$B" -t "$TOPIC" -K : -X acks=all ||
     fail "kcat failed"
 }
 end_offset() { kcat -Q -b "$B" -t "$TOPIC:$1:-1" | awk '{ print $NF }'; }
@@ -197,9 +198,10 @@ YAML
   echo "COMMIT; SELECT 'released';" >&7
   released() { grep -qx released "$T_DIR/lock.out"; }
   wait_for "the test's lock released" 30 released
-  # InnoDB granted the row to the first waiter: the stopped process holds it now
-  [ "$(trx_state "$PID_w1")" = RUNNING ] ||
-    fail "the stopped process did not get the row: $(trx_state "$PID_w1")"
+  # InnoDB granted the row to the first waiter: the stopped process holds it now (polled:
+  # INNODB_TRX is a cache, refreshed at most every 0.1 s)
+  granted() { [ "$(trx_state "$PID_w1")" = RUNNING ]; }
+  wait_for "the row granted to the stopped process" 30 granted
 
   # session.timeout.ms passes; the second process is given partition $zp. Its read of the
   # sink's offset waits on the zombie's row and gives up after 3 s: it starts at Kafka's.
@@ -336,7 +338,6 @@ YAML
   zw=$(($(wm "$ZA" events_written) - w0))
   zf=$(($(wm "$ZA" write_failures) - f0))
   [ "$zf" = 0 ] || fail "the zombie's transaction failed ($zf failed writes) instead of running"
-  wait_at_least "the new owner's transaction aborted by WATCH" 30 1 wm "$TA" write_conflicts
   wait_at_least "the zombie to learn it lost its partition" 60 $((r0 + 1)) wm "$ZA" partitions_revoked
   for c in 4 5 6 7 8 9 10; do produce $c; done
   # (not "end": wait_for's own local of that name is what a callback would see)
