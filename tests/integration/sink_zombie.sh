@@ -207,7 +207,10 @@ YAML
   # sink's offset waits on the zombie's row and gives up after 3 s: it starts at Kafka's.
   wait_at_least "the second process to be assigned partition $zp" 90 $((a0 + 1)) wm "$A2" partitions_assigned
   [ "$(owned "$A2")" = 2 ] || fail "the second process owns $(owned "$A2") partitions, want 2"
+  # Kafka's committed offset never passes the sink's: the new owner starts at or below the
+  # zombie's batch, which it is offered again
   k=$(committed "$zp")
+  [ "$k" -le "$x" ] || fail "Kafka's committed offset $k passed the sink's $x"
   wait_for "the second process's write to wait on the zombie's row" 60 lock_waiting "$PID_w2"
   echo "second process owns both partitions, starts partition $zp at Kafka's offset $k and waits on the zombie's row"
   kill -CONT "$PID_w1"
@@ -231,7 +234,7 @@ YAML
   stop_ferry w1
   stop_ferry w2
   read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-  echo "figures: $N events; $rows_stop rows at the stop; zombie partition $zp: offset $x at the stop, Kafka's $k; zombie wrote $zw events after SIGCONT; events_replayed w1=$rp1 w2=$rp2; write_failures w2=$fl2 (lock waits of 3 s); rows $total, unique $uniq, distinct $distinct, $lo..$hi"
+  echo "figures: $N events; $rows_stop rows at the stop; zombie partition $zp: offset $x at the stop, Kafka's $k; zombie wrote $zw events after SIGCONT; events_replayed w1=$rp1 w2=$rp2; write_failures w2=$fl2 (its 3 s lock waits that ran out); rows $total, unique $uniq, distinct $distinct, $lo..$hi"
   [ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
     fail "rows $total, unique by (topic, partition, offset) $uniq, distinct $distinct, $lo..$hi; want $N, 1..$N"
   offs=$(stored_sum)
