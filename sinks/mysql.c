@@ -41,7 +41,8 @@ static int retryable(unsigned int e)
 
 static void disconnect(struct ferry_sink *s)
 {
-    MYSQL_STMT **st[] = {&s->insert1, &s->insert_n, &s->get_off, &s->put_off, &s->add_off};
+    MYSQL_STMT **st[] = {&s->insert1,  &s->insert_n, &s->get_off,
+                         &s->peek_off, &s->put_off,  &s->add_off};
     for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
         if (*st[i])
             mysql_stmt_close(*st[i]);
@@ -268,12 +269,17 @@ static int prepare_all(struct ferry_sink *s, char *err, size_t errlen)
                          "SELECT next_offset FROM ferry_offsets WHERE consumer_group = ?"
                          " AND topic = ? AND kafka_partition = ? FOR UPDATE",
                          err, errlen);
-    s->put_off = s->get_off ? prepare(s,
-                                      "INSERT INTO ferry_offsets (consumer_group, topic,"
-                                      " kafka_partition, next_offset) VALUES (?, ?, ?, ?)"
-                                      " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)",
-                                      err, errlen)
-                            : NULL;
+    s->peek_off = s->get_off ? prepare(s,
+                                       "SELECT next_offset FROM ferry_offsets WHERE"
+                                       " consumer_group = ? AND topic = ? AND kafka_partition = ?",
+                                       err, errlen)
+                             : NULL;
+    s->put_off = s->peek_off ? prepare(s,
+                                       "INSERT INTO ferry_offsets (consumer_group, topic,"
+                                       " kafka_partition, next_offset) VALUES (?, ?, ?, ?)"
+                                       " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)",
+                                       err, errlen)
+                             : NULL;
     s->add_off = s->put_off ? prepare(s,
                                       "INSERT IGNORE INTO ferry_offsets (consumer_group, topic,"
                                       " kafka_partition, next_offset) VALUES (?, ?, ?, -1)",
@@ -434,10 +440,11 @@ static void bind_param(MYSQL_BIND *b, enum enum_field_types t, const void *v, un
     }
 }
 
-/* The stored next offset of (topic, partition), locked for this transaction; -1 if none (no
- * row, or the row add_offset made). */
-static int get_offset(struct ferry_sink *s, const char *topic, int32_t part, int64_t *out,
-                      char *err, size_t errlen)
+/* The stored next offset of (topic, partition), through st: get_off locks the row for this
+ * transaction, peek_off reads the last committed value without waiting for anyone's lock.
+ * *out is -1 if none (no row, or the row add_offset made); *found says whether a row exists. */
+static int read_offset(struct ferry_sink *s, MYSQL_STMT *st, const char *topic, int32_t part,
+                       int64_t *out, bool *found, char *err, size_t errlen)
 {
     MYSQL_BIND in[3], res;
     unsigned long glen = strlen(s->group), tlen = strlen(topic);
@@ -449,13 +456,21 @@ static int get_offset(struct ferry_sink *s, const char *topic, int32_t part, int
     bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
     bind_param(&res, MYSQL_TYPE_LONGLONG, &next, NULL);
     res.is_null = &isnull;
-    if (mysql_stmt_bind_param(s->get_off, in) || mysql_stmt_execute(s->get_off) ||
-        mysql_stmt_bind_result(s->get_off, &res) || mysql_stmt_store_result(s->get_off))
-        return ferry_mysql_error(s, s->get_off, "read ferry_offsets", err, errlen);
-    int f = mysql_stmt_fetch(s->get_off);
-    mysql_stmt_free_result(s->get_off);
+    if (mysql_stmt_bind_param(st, in) || mysql_stmt_execute(st) ||
+        mysql_stmt_bind_result(st, &res) || mysql_stmt_store_result(st))
+        return ferry_mysql_error(s, st, "read ferry_offsets", err, errlen);
+    int f = mysql_stmt_fetch(st);
+    mysql_stmt_free_result(st);
+    *found = f == 0;
     *out = (f == 0 && !isnull) ? next : -1;
     return 0;
+}
+
+static int get_offset(struct ferry_sink *s, const char *topic, int32_t part, int64_t *out,
+                      char *err, size_t errlen)
+{
+    bool found;
+    return read_offset(s, s->get_off, topic, part, out, &found, err, errlen);
 }
 
 /* A row for (topic, partition) with next_offset -1 ("nothing written yet") unless it has one.
@@ -609,26 +624,30 @@ rollback:
     return rc;
 }
 
+/* Runs in the rebalance callback: it must not wait for another writer's row lock (a zombie
+ * holding its batch's transaction open would hold the assignment up for the lock wait
+ * timeout). The committed value is enough: a write reads the rows again, locked, and skips
+ * what a writer committed meanwhile. */
 static int mysql_stored_offsets(struct ferry_sink *s, rd_kafka_topic_partition_list_t *parts,
                                 char *err, size_t errlen)
 {
     int rc;
     if ((rc = ensure_connected(s, err, errlen)) < 0)
         return rc;
-    for (int i = 0; i < parts->cnt; i++)
-        if ((rc = add_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errlen)) < 0)
-            goto rollback;
-    if (mysql_commit(s->db))
-        return ferry_mysql_error(s, NULL, "commit", err, errlen);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t next;
-        /* a plain read: FOR UPDATE locks are released by the rollback below */
-        if ((rc = get_offset(s, parts->elems[i].topic, parts->elems[i].partition, &next, err,
-                             errlen)) < 0)
+        bool found;
+        if ((rc = read_offset(s, s->peek_off, parts->elems[i].topic, parts->elems[i].partition,
+                              &next, &found, err, errlen)) < 0 ||
+            (!found && (rc = add_offset(s, parts->elems[i].topic, parts->elems[i].partition, err,
+                                        errlen)) < 0))
             goto rollback;
         if (next >= 0)
             parts->elems[i].offset = next;
     }
+    if (mysql_commit(s->db))
+        return ferry_mysql_error(s, NULL, "commit", err, errlen);
+    return 0;
 rollback:
     if (s->db)
         mysql_rollback(s->db);

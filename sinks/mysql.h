@@ -48,9 +48,9 @@ struct ferry_sink {
     const struct ferry_worker_config *cfg;
     const char *group;
     MYSQL *db;
-    MYSQL_STMT *insert1;  /* one row (INSERT, or the upsert) */
-    MYSQL_STMT *insert_n; /* `chunk` rows */
-    MYSQL_STMT *get_off, *put_off, *add_off;
+    MYSQL_STMT *insert1;                                /* one row (INSERT, or the upsert) */
+    MYSQL_STMT *insert_n;                               /* `chunk` rows */
+    MYSQL_STMT *get_off, *peek_off, *put_off, *add_off; /* peek_off: get_off without a lock */
     size_t chunk;
     char *columns_sql; /* "kafka_topic, …, `col`" */
     char *update_sql;  /* upsert: " ON DUPLICATE KEY UPDATE …"; else "" */

@@ -9,11 +9,12 @@
 #   mysql  a private MariaDB, 2 partitions, cooperative-sticky, each process owning one. The
 #          test takes FOR UPDATE on the group's ferry_offsets rows; the zombie's next batch
 #          waits on that lock and is stopped there; the lock released, InnoDB grants it the
-#          row, which it now holds while stopped. The new owner cannot read that row when the
-#          partition comes to it (its lock wait ends after 3 s: the zombie's session waits
-#          120 s) and starts at Kafka's committed offset, below what the zombie writes; its
-#          write then waits on the zombie's row. Continued, the zombie commits; the new owner
-#          reads the moved offset and skips (events_replayed). The table has no unique key on
+#          row, which it now holds while stopped. The new owner reads the last committed offset
+#          when the partition comes to it, without waiting for the zombie's lock (sessions wait
+#          120 s for a lock here: an assignment that waited would not come within the test's
+#          45 s), below what the zombie writes; its write then waits on the zombie's row.
+#          Continued, the zombie commits; the new owner reads the moved offset and skips
+#          (events_replayed). The table has no unique key on
 #          (topic, partition, offset), so a doubled event would be a second row.
 #   redis  a private Redis, 1 partition: one process owns it, the other is idle. CLIENT PAUSE
 #          WRITE holds the owner's next transaction in the server (its WATCH and MGET were
@@ -98,8 +99,7 @@ PY
 run_mysql() {
   local TABLE="zb_$T_ID"
   "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:2" >/dev/null
-  # a MariaDB of the test's own: its locks touch nobody else. Sessions wait 120 s for a lock
-  # unless told otherwise: the zombie's does, the new owner's will not (see below).
+  # a MariaDB of the test's own: its locks touch nobody else. Sessions wait 120 s for a lock.
   FERRY_MYSQL_ARGS="--innodb-lock-wait-timeout=120" env -u FERRY_MYSQL_PORT \
     "$STACK" -d "$T_DIR/stack" start mariadb >/dev/null || fail "private mariadb did not start"
   # shellcheck disable=SC1091
@@ -147,12 +147,8 @@ YAML
   rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`"; }
   stored_sum() { sql "SELECT COALESCE(SUM(next_offset), 0) FROM ferry_offsets WHERE consumer_group = '$GROUP'"; }
 
-  # The zombie-to-be connects while sessions wait 120 s for a lock; the other one after the
-  # default became 3 s, so that the partition it takes over falls back to Kafka's committed
-  # offset while the zombie holds the row (and its write waits 3 s at a time, then again).
   start_ferry w1 sink -c "$T_DIR/ferry.yaml"
   wait_for "the first process's MariaDB connection" 30 has_conn "$PID_w1"
-  sql "SET GLOBAL innodb_lock_wait_timeout = 3"
   start_ferry w2 sink -c "$T_DIR/ferry.yaml"
   A1=$(http_addr w1)
   A2=$(http_addr w2)
@@ -203,16 +199,17 @@ YAML
   granted() { [ "$(trx_state "$PID_w1")" = RUNNING ]; }
   wait_for "the row granted to the stopped process" 30 granted
 
-  # session.timeout.ms passes; the second process is given partition $zp. Its read of the
-  # sink's offset waits on the zombie's row and gives up after 3 s: it starts at Kafka's.
-  wait_at_least "the second process to be assigned partition $zp" 90 $((a0 + 1)) wm "$A2" partitions_assigned
+  # session.timeout.ms (6 s) passes; the second process is given partition $zp. Its read of
+  # the sink's offset, in the rebalance callback, must not wait for the zombie's row lock (it
+  # would wait up to the client's 60 s read timeout): the assignment comes within 45 s.
+  wait_at_least "the second process to be assigned partition $zp" 45 $((a0 + 1)) wm "$A2" partitions_assigned
   [ "$(owned "$A2")" = 2 ] || fail "the second process owns $(owned "$A2") partitions, want 2"
   # Kafka's committed offset never passes the sink's: the new owner starts at or below the
   # zombie's batch, which it is offered again
   k=$(committed "$zp")
   [ "$k" -le "$x" ] || fail "Kafka's committed offset $k passed the sink's $x"
   wait_for "the second process's write to wait on the zombie's row" 60 lock_waiting "$PID_w2"
-  echo "second process owns both partitions, starts partition $zp at Kafka's offset $k and waits on the zombie's row"
+  echo "second process owns both partitions (Kafka's committed offset $k) and waits on the zombie's row"
   kill -CONT "$PID_w1"
   echo "first process continued (SIGCONT)"
 
@@ -234,7 +231,7 @@ YAML
   stop_ferry w1
   stop_ferry w2
   read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-  echo "figures: $N events; $rows_stop rows at the stop; zombie partition $zp: offset $x at the stop, Kafka's $k; zombie wrote $zw events after SIGCONT; events_replayed w1=$rp1 w2=$rp2; write_failures w2=$fl2 (its 3 s lock waits that ran out); rows $total, unique $uniq, distinct $distinct, $lo..$hi"
+  echo "figures: $N events; $rows_stop rows at the stop; zombie partition $zp: offset $x at the stop, Kafka's $k; zombie wrote $zw events after SIGCONT; events_replayed w1=$rp1 w2=$rp2; write_failures w2=$fl2; rows $total, unique $uniq, distinct $distinct, $lo..$hi"
   [ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
     fail "rows $total, unique by (topic, partition, offset) $uniq, distinct $distinct, $lo..$hi; want $N, 1..$N"
   offs=$(stored_sum)
