@@ -51,7 +51,7 @@ struct ferry_worker {
     int64_t batch_started_ms;
     int backoff_ms;
     /* counters, read by the HTTP thread too */
-    _Atomic uint64_t written, failures, replayed, conflicts, refused, assigned, revoked;
+    _Atomic uint64_t consumed, written, failures, replayed, conflicts, refused, assigned, revoked;
     unsigned int seed;
 };
 
@@ -448,6 +448,7 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
             if (!wk->n)
                 wk->batch_started_ms = mono_ms();
             wk->batch[wk->n++] = m;
+            count(&wk->consumed, 1);
         }
         if (wk->n && ((size_t)wk->n >= (size_t)wk->w->batch_max_rows ||
                       mono_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
@@ -479,6 +480,7 @@ uint64_t ferry_worker_written(const struct ferry_worker *wk)
 void ferry_worker_stats(const struct ferry_worker *wk, struct ferry_worker_stats *out)
 {
     *out = (struct ferry_worker_stats){
+        .consumed = atomic_load_explicit(&wk->consumed, memory_order_relaxed),
         .written = atomic_load_explicit(&wk->written, memory_order_relaxed),
         .failed_writes = atomic_load_explicit(&wk->failures, memory_order_relaxed),
         .replayed = atomic_load_explicit(&wk->replayed, memory_order_relaxed),
