@@ -214,3 +214,7 @@ count_numbered() {
           for (p in f) s += f[p]
           print r + 0, m + 0, d + 0, s + 0 }' "$4"
 }
+
+# exited PID: true once process PID has ended (gone, or a zombie its parent has not reaped:
+# kill -0 still succeeds for those)
+exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
