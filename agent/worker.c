@@ -32,6 +32,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
+#define STOP_POLL_MS   100 /* the longest wait for a message before looking at the stop flag */
 
 struct ferry_worker {
     const struct ferry_config *cfg;
@@ -432,10 +433,12 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
     ferry_info("worker", "%s: %s worker in group %s, batches of up to %ld events or %ld ms",
                wk->w->name, wk->ops->type, wk->group, wk->w->batch_max_rows, wk->w->batch_max_ms);
     while (!*stop) {
-        int timeout = 100;
+        /* never longer than STOP_POLL_MS: *stop is looked at between polls, and a batch's
+         * deadline (batch.max_ms, up to 10 min) would otherwise hold up the stop */
+        int timeout = STOP_POLL_MS;
         if (wk->n) {
             int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - mono_ms();
-            timeout = left < 0 ? 0 : (int)left;
+            timeout = left < 0 ? 0 : left < STOP_POLL_MS ? (int)left : STOP_POLL_MS;
         }
         if (wk->nflying && timeout > 5)
             timeout = 5; /* a batch in flight is confirmed as soon as nothing else comes */
