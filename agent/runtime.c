@@ -649,6 +649,9 @@ struct family {
         "ferry_worker_" n "_total", help, offsetof(struct ferry_worker_stats, field)               \
     }
 static const struct family worker_families[] = {
+    WORKER_FAMILY("events_consumed", consumed,
+                  "Events taken from Kafka into a batch; events given back after a failed write "
+                  "count again"),
     WORKER_FAMILY("events_written", written,
                   "Events a sink worker wrote, not those the sink had already (replayed); "
                   "from 0 again when a reload restarts the worker"),

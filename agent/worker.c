@@ -32,6 +32,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
+#define STOP_POLL_MS   100 /* the longest wait for a message before looking at the stop flag */
 
 struct ferry_worker {
     const struct ferry_config *cfg;
@@ -52,7 +53,7 @@ struct ferry_worker {
     int64_t batch_started_ms;
     int backoff_ms;
     /* counters, read by the HTTP thread too */
-    _Atomic uint64_t written, failures, replayed, conflicts, refused, assigned, revoked;
+    _Atomic uint64_t consumed, written, failures, replayed, conflicts, refused, assigned, revoked;
     unsigned int seed;
 };
 
@@ -439,10 +440,12 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
     ferry_info("worker", "%s: %s worker in group %s, batches of up to %ld events or %ld ms",
                wk->w->name, wk->ops->type, wk->group, wk->w->batch_max_rows, wk->w->batch_max_ms);
     while (!*stop) {
-        int timeout = 100;
+        /* never longer than STOP_POLL_MS: *stop is looked at between polls, and a batch's
+         * deadline (batch.max_ms, up to 10 min) would otherwise hold up the stop */
+        int timeout = STOP_POLL_MS;
         if (wk->n) {
             int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - mono_ms();
-            timeout = left < 0 ? 0 : (int)left;
+            timeout = left < 0 ? 0 : left < STOP_POLL_MS ? (int)left : STOP_POLL_MS;
         }
         if (wk->nflying && timeout > 5)
             timeout = 5; /* a batch in flight is confirmed as soon as nothing else comes */
@@ -455,6 +458,7 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
             if (!wk->n)
                 wk->batch_started_ms = mono_ms();
             wk->batch[wk->n++] = m;
+            count(&wk->consumed, 1);
         }
         if (wk->n && ((size_t)wk->n >= (size_t)wk->w->batch_max_rows ||
                       mono_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
@@ -486,6 +490,7 @@ uint64_t ferry_worker_written(const struct ferry_worker *wk)
 void ferry_worker_stats(const struct ferry_worker *wk, struct ferry_worker_stats *out)
 {
     *out = (struct ferry_worker_stats){
+        .consumed = atomic_load_explicit(&wk->consumed, memory_order_relaxed),
         .written = atomic_load_explicit(&wk->written, memory_order_relaxed),
         .failed_writes = atomic_load_explicit(&wk->failures, memory_order_relaxed),
         .replayed = atomic_load_explicit(&wk->replayed, memory_order_relaxed),

@@ -51,6 +51,7 @@ uint64_t ferry_worker_written(const struct ferry_worker *w);
 
 /* What a worker counted since it started (a reload that restarts it starts from 0). */
 struct ferry_worker_stats {
+    uint64_t consumed;      /* events taken from Kafka into a batch (again after a give-back) */
     uint64_t written;       /* events made durable by the sink (not those it had already) */
     uint64_t failed_writes; /* writes that failed: the batch was given back and comes again */
     uint64_t replayed;      /* events offered again that the sink already had (skipped) */

@@ -216,3 +216,55 @@ with open(path, "a") as f:
             time.sleep(0.1)
 PY
 }
+
+# write_range FILE FROM TO TEXT: appends lines "<i> TEXT <i, 8 digits>" for i in FROM..TO at
+# once (the numbering of write_numbered, continued).
+write_range() {
+  python3 - "$@" <<'PY'
+import sys
+path, lo, hi, text = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with open(path, "a") as f:
+    f.write("".join(f"{i} {text} {i:08d}\n" for i in range(lo, hi + 1)))
+PY
+}
+
+# vmrss PID: the resident set of process PID in KiB (from /proc; empty once it is gone).
+vmrss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# mock_brokers down|up: every broker of the test's mock cluster (start_mock) down or up again,
+# and waits until the mock has done it (its log) and kcat, an independent client, sees it:
+# down, metadata requests fail; up, they succeed.
+mock_brokers() {
+  local want=$1 sig word n
+  case $want in
+    down) sig=USR1 word="down" ;;
+    up) sig=USR2 word="up again" ;;
+    *) fail "mock_brokers down|up" ;;
+  esac
+  n=$(grep -c "every broker $word" "$T_DIR/stack/mock-kafka/log" || true)
+  kill -"$sig" "$(cat "$T_DIR/stack/mock-kafka/pid")"
+  _mock_did() { [ "$(grep -c "every broker $word" "$T_DIR/stack/mock-kafka/log" || true)" -gt "$n" ]; }
+  wait_for "the mock to take every broker $want" 20 _mock_did
+  _kcat_sees() {
+    if kcat -L -b "$BOOTSTRAP" -m 2 >/dev/null 2>&1; then [ "$want" = up ]; else [ "$want" = down ]; fi
+  }
+  wait_for "kcat to see every broker $want" 30 _kcat_sees
+}
+
+# count_numbered BOOTSTRAP TOPIC N OUT: reads TOPIC from the beginning with kcat into OUT
+# ("partition offset line") and prints "records missing doubled first_offsets" for the
+# numbers 1..N (the third field of each line is its number); first_offsets is the sum of each
+# partition's first offset (not 0: the mock dropped its oldest messages).
+count_numbered() {
+  kcat -C -b "$1" -t "$2" -o beginning -e -q -f '%p %o %s\n' >"$4"
+  awk -v n="$3" '
+    !($1 in f) { f[$1] = $2 }
+    { c[$3]++; r++ }
+    END { for (i = 1; i <= n; i++) { if (!(i in c)) m++; else if (c[i] > 1) d++ }
+          for (p in f) s += f[p]
+          print r + 0, m + 0, d + 0, s + 0 }' "$4"
+}
+
+# exited PID: true once process PID has ended (gone, or a zombie its parent has not reaped:
+# kill -0 still succeeds for those)
+exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
