@@ -223,7 +223,7 @@ diff <(expect) <(actual | sort) >"$T_DIR/diff.txt" ||
 for p in 0 1 2 3; do
   hw=$(kcat -Q -b "$B" -t "$TOPIC:$p:-1" | awk '{ print $NF }')
   got=$(r GET "ferry:offsets:$T_ID.activity:$TOPIC:$p")
-  [ "$got" = "$hw" ] || fail "partition $p: stored offset '$got', the partition ends at $hw"
+  [ "$got" = "$hw" ] || [ "$got$hw" = 0 ] || fail "partition $p: stored offset '$got', the partition ends at $hw"
 done
 for a in "${AT_ALL[@]}"; do
   at=${a#*=}
