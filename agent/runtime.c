@@ -966,12 +966,13 @@ int ferry_serve(const struct ferry_serve_options *o)
             goto out;
         }
     }
-    if (o->agent && !o->sink) {
-        /* The agent's thread allocates every message and librdkafka's threads free them:
-         * with one arena per thread, glibc spends a fifth of the agent's time moving memory
-         * between arenas (tests/bench/agent.sh). One arena for the agent's few threads. */
-        mallopt(M_ARENA_MAX, 1);
-    }
+    /* Memory crosses threads both ways: the agent's thread allocates every message and
+     * librdkafka's threads free them (with one arena per thread glibc spent a fifth of the
+     * agent's time moving memory between arenas, tests/bench/agent.sh); a worker frees what
+     * librdkafka's broker threads fetched, and each broker thread's arena kept its own high
+     * water mark: a worker with a full 64 MiB prefetch held 250 MiB instead of 105 MiB
+     * (tests/integration/sink_paused_memory.sh). One arena for every process. */
+    mallopt(M_ARENA_MAX, 1);
 
     if (o->agent && (set_agent(&rt, job_start(&rt, rt.cur, NULL, err, sizeof(err))), !rt.agent)) {
         fprintf(stderr, "ferry: %s\n", err);

@@ -392,10 +392,14 @@ static int infile_error(void *ptr, char *msg, unsigned int len)
     return CR_UNKNOWN_ERROR;
 }
 
-/* LOAD DATA LOCAL refused by the server or the client library (local_infile off). */
+/* LOAD DATA LOCAL refused by the server or the client library (local_infile off). MariaDB
+ * (10.11 here) refuses with 4166 where older servers said ER_NOT_ALLOWED_COMMAND: without it
+ * every batch failed as if the server were broken, and was retried for ever. */
 static int load_refused(unsigned int e)
 {
-    return e == ER_NOT_ALLOWED_COMMAND || e == 3948 /* MySQL 8: local files disabled */ ||
+    return e == ER_NOT_ALLOWED_COMMAND ||
+           e == 4166 /* MariaDB: ER_LOAD_INFILE_CAPABILITY_DISABLED */ ||
+           e == 3948 /* MySQL 8: local files disabled */ ||
            e == 2068 /* MySQL 8 client: LOAD DATA LOCAL INFILE rejected */;
 }
 

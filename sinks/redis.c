@@ -52,9 +52,12 @@ struct ferry_sink {
         size_t k; /* its template */
     } * queued;
     size_t nqueued, cap_queued;
-    /* commands of this batch Redis refused to queue for good (a key the ACL user may not
-     * touch): left out when the transaction is built again; by their place in queued */
-    size_t *refused;
+    /* commands of this batch Redis refused to queue (a key the ACL user may not touch): left
+     * out when the transaction is built again; by their place in queued, with Redis's reason */
+    struct refusal {
+        size_t at;
+        char why[160];
+    } * refused;
     size_t nrefused, cap_refused;
     const struct ferry_batch *pending; /* sent by write_begin, its answers not read yet */
     size_t pending_queued;
@@ -346,9 +349,9 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
                           w->type == REDIS_REPLY_ERROR   ? w->str
                           : r->type == REDIS_REPLY_ERROR ? r->str
                                                          : "unexpected reply");
-        /* WATCH may have been accepted (a loading server takes it, refuses MGET): the keys
-         * stay watched on this connection, and the data set being loaded would abort the
-         * next EXEC as if another writer had moved them. A new connection watches nothing. */
+        /* a WATCH that Redis took (it does while loading or running a script, when it refuses
+         * MGET) would stay on the connection and abort the next EXEC for a change made
+         * meanwhile, such as the keys a loading Redis reads from its files: start afresh */
         disconnect(s);
     } else {
         for (size_t j = 0; j < s->nparts; j++)
@@ -365,7 +368,7 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
 static bool is_refused(const struct ferry_sink *s, size_t at)
 {
     for (size_t i = 0; i < s->nrefused; i++)
-        if (s->refused[i] == at)
+        if (s->refused[i].at == at)
             return true;
     return false;
 }
@@ -520,24 +523,34 @@ static int read_tally(struct ferry_sink *s, struct tally *t, char *err, size_t e
 
 #define REFUSED 1 /* read_transaction: Redis refused to queue commands for good */
 
-/* Remembers that the command queued at `index` was refused for good, and says so. */
+/* Remembers that Redis refused to queue the command at `index`. Nothing is counted yet: the
+ * batch may come again whole (a refusal that passes, such as OOM, in the same transaction). */
 static int note_refused(struct ferry_sink *s, size_t index, const char *why)
 {
-    const struct qcmd *q = &s->queued[index];
     if (s->nrefused == s->cap_refused) {
         size_t cap = s->cap_refused ? s->cap_refused * 2 : 16;
-        size_t *v = realloc(s->refused, cap * sizeof(*v));
+        struct refusal *v = realloc(s->refused, cap * sizeof(*v));
         if (!v)
             return FERRY_ERR_NOMEM;
         s->refused = v;
         s->cap_refused = cap;
     }
-    s->refused[s->nrefused++] = index; /* its place among the commands, as built again */
-    s->command_errors++;
-    ferry_warn("redis", "%s: %s [%d] offset %lld: Redis refused command %s: %s: left out",
-               s->cfg->name, rd_kafka_topic_name(q->m->rkt), q->m->partition,
-               (long long)q->m->offset, s->cfg->commands[q->k].v[0], why);
+    struct refusal *r = &s->refused[s->nrefused++];
+    r->at = index; /* its place among the commands, as built again */
+    snprintf(r->why, sizeof(r->why), "%s", why);
     return 0;
+}
+
+/* The refused commands are left out for good: counted, and said. */
+static void report_refused(struct ferry_sink *s)
+{
+    for (size_t i = 0; i < s->nrefused; i++) {
+        const struct qcmd *q = &s->queued[s->refused[i].at];
+        s->command_errors++;
+        ferry_warn("redis", "%s: %s [%d] offset %lld: Redis refused command %s: %s: left out",
+                   s->cfg->name, rd_kafka_topic_name(q->m->rkt), q->m->partition,
+                   (long long)q->m->offset, s->cfg->commands[q->k].v[0], s->refused[i].why);
+    }
 }
 
 /* Reads the answers to MULTI, the `queued` commands and EXEC. */
@@ -582,8 +595,11 @@ static int read_transaction(struct ferry_sink *s, size_t queued, char *err, size
                             "partitions: nothing written, the batch is tried again",
                             s->cfg->name);
     }
-    if (t.type != REDIS_REPLY_ARRAY && refused[0] && !transient && !offsets && s->nrefused)
-        return REFUSED; /* built again without the refused commands */
+    if (t.type != REDIS_REPLY_ARRAY && refused[0] && !transient && !offsets && s->nrefused) {
+        if (!s->again) /* built again without them; a second refusal gives the batch back */
+            report_refused(s);
+        return REFUSED;
+    }
     if (t.type != REDIS_REPLY_ARRAY)
         return ferry_seterr(err, errlen, offsets && !transient ? FERRY_ERR_FATAL : FERRY_ERR_RETRY,
                             "redis %s: EXEC: %s%s%s", s->cfg->name,

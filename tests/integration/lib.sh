@@ -70,7 +70,10 @@ cleanup() {
   local rc=$?
   for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -d "$T_DIR/stack" ] && "$STACK" -d "$T_DIR/stack" stop all >/dev/null 2>&1 || true
+  # the test's private servers: $T_DIR/stack, and $T_DIR/stack-NAME for a second one
+  for d in "$T_DIR"/stack "$T_DIR"/stack-*; do
+    [ -d "$d" ] && "$STACK" -d "$d" stop all >/dev/null 2>&1 || true
+  done
   if [ "$rc" -eq 0 ] && [ -z "${FERRY_TEST_KEEP:-}" ]; then rm -rf "$T_DIR"; else echo "kept $T_DIR"; fi
   return "$rc"
 }

@@ -36,6 +36,8 @@
 #                          "--innodb-flush-log-at-trx-commit=1" for benchmarks
 #   FERRY_REDIS_PORT       fixed port for redis
 #   FERRY_REDIS_DURABLE=1  redis with an fsynced append-only file (kept across a restart)
+#   FERRY_REDIS_ARGS       more redis-server options, after the defaults, e.g.
+#                          "--enable-debug-command local --key-load-delay 50" (fault tests)
 #   FERRY_ZK_PORT          fixed client port for zookeeper
 #   FERRY_ZK_LOG_LEVEL     zookeeper log level (default warn)
 #   FERRY_ZK_CLASSPATH     replaces the zookeeper classpath built from /usr/share/java
@@ -675,6 +677,9 @@ redis_cmd() {
     else
         CMD+=(--appendonly no)
     fi
+    # shellcheck disable=SC2206 # word splitting of the extra options is the point
+    [[ -n ${FERRY_REDIS_ARGS:-} ]] && CMD+=($FERRY_REDIS_ARGS)
+    return 0
 }
 
 redis_check() {
