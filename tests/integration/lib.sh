@@ -68,8 +68,15 @@ ok() { echo "ok: $*"; }
 
 cleanup() {
   local rc=$?
-  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # SIGCONT too: a process the test stopped (SIGSTOP) must see its SIGTERM; one that does not
+  # exit within 15 s is killed, so that a failed test leaves nothing running
+  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null; done
+  local end=$((SECONDS + 15))
+  for p in "${T_PIDS[@]}"; do
+    while kill -0 "$p" 2>/dev/null && ! exited "$p" && [ $SECONDS -lt $end ]; do sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null && ! exited "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+    wait "$p" 2>/dev/null || true
+  done
   # the test's private servers: $T_DIR/stack, and $T_DIR/stack-NAME for a second one
   for d in "$T_DIR"/stack "$T_DIR"/stack-*; do
     [ -d "$d" ] && "$STACK" -d "$d" stop all >/dev/null 2>&1 || true
