@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Poison events: kcat writes good JSON events mixed with lines that are not JSON, JSON with
 # invalid UTF-8, and events whose field is too long for its TEXT column, plus an SQL
 # injection attempt in a value, to both partitions of the topic (kcat -p). kafka-python reads
