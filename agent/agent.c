@@ -8,9 +8,9 @@
 
 #include "ferry/agent.h"
 #include "ferry/err.h"
-#include "ferry/kafka.h"
 #include "ferry/keyer.h"
 #include "ferry/log.h"
+#include "ferry/producer.h"
 #include "ferry/source.h"
 
 struct agent_source {

@@ -31,30 +31,6 @@ struct ferry_parser {
     PCRE2_SPTR names;
 };
 
-int ferry_buf_add(struct ferry_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return FERRY_ERR_NOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-void ferry_buf_release(struct ferry_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 /* Compiles pattern into re; 0, or FERRY_ERR_INVALID with err naming `what` and PCRE2's offset.
  * Nothing is left to free on failure. */
 static int compile(const char *pattern, const char *what, pcre2_code **re, char *err, size_t errlen)

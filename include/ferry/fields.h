@@ -10,16 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ferry/buf.h"
 #include "ferry/config.h"
 
 #define FERRY_FIELDS_MAX 128 /* more top-level JSON members than this are ignored, counted */
-
-struct ferry_buf {
-    char *p;
-    size_t len, cap;
-};
-int ferry_buf_add(struct ferry_buf *b, const char *s, size_t n);
-void ferry_buf_release(struct ferry_buf *b);
 
 struct ferry_field {
     const char *name; /* borrowed from the parser or the event */

@@ -17,10 +17,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../sinks/mysql.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 #include "ferry/rollup.h"
-#include "mysql.h"
 
 #define SUMMARY_VARCHAR 191 /* utf8mb4 characters that fit an InnoDB index prefix (767 bytes) */
 

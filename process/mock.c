@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "ferry/err.h"
-#include "ferry/kafka.h"
 #include "ferry/log.h"
+#include "ferry/mock.h"
 
 struct ferry_mock {
     rd_kafka_t *rk; /* owns the mock cluster's threads; never produces */

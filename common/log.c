@@ -1,4 +1,4 @@
-/* ferry: error strings and logging. */
+/* ferry: logging: one line per message, on stderr. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,40 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "ferry/err.h"
 #include "ferry/log.h"
-
-const char *ferry_strerror(int code)
-{
-    switch (code) {
-    case FERRY_OK:
-        return "success";
-    case FERRY_ERR_INVALID:
-        return "invalid argument or configuration";
-    case FERRY_ERR_NOMEM:
-        return "out of memory";
-    case FERRY_ERR_IO:
-        return "input/output error";
-    case FERRY_ERR_RETRY:
-        return "temporary failure";
-    case FERRY_ERR_FATAL:
-        return "permanent failure";
-    case FERRY_ERR_AGAIN:
-        return "no room now";
-    }
-    return "unknown error";
-}
-
-int ferry_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static int log_level = FERRY_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

@@ -15,6 +15,7 @@
 #include "ferry/err.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
+#include "ferry/mock.h"
 #include "ferry/runtime.h"
 #include "ferry/version.h"
 

@@ -1,0 +1,36 @@
+/* ferry: the agent's Kafka producer, one per source. Every call comes from the agent's thread;
+ * delivery reports are served by ferry_producer_poll on that thread. */
+#ifndef FERRY_PRODUCER_H
+#define FERRY_PRODUCER_H
+
+#include <stdint.h>
+
+#include "ferry/config.h"
+#include "ferry/kafka.h"
+#include "ferry/source.h"
+
+/* Called from ferry_producer_poll's thread for each delivery report: ok != 0 when the broker
+ * acknowledged the message under the source's acks setting. */
+typedef void ferry_delivery_fn(void *opaque, uint64_t pos, int ok);
+
+struct ferry_producer;
+
+/* One producer per source: acks and idempotence follow the source's `acks`. */
+struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, const char *bootstrap,
+                                          const struct ferry_source_config *src,
+                                          ferry_delivery_fn *cb, void *opaque, char *err,
+                                          size_t errlen);
+/* Enqueues ev for the source's topic. 0, FERRY_ERR_AGAIN (queue full: poll and call again),
+ * or FERRY_ERR_FATAL (err says why). Not thread-safe against itself. */
+int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, char *err,
+                        size_t errlen);
+/* Serves delivery reports, waiting up to timeout_ms; returns how many were served. */
+int ferry_producer_poll(struct ferry_producer *p, int timeout_ms);
+/* Messages enqueued and not yet reported. */
+int ferry_producer_outq(struct ferry_producer *p);
+/* Counters since start. */
+uint64_t ferry_producer_acked(const struct ferry_producer *p);
+uint64_t ferry_producer_failed(const struct ferry_producer *p);
+void ferry_producer_destroy(struct ferry_producer *p);
+
+#endif
