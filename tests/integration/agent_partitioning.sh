@@ -19,7 +19,7 @@ set -euo pipefail
 T_NAME=agent_partitioning
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 BS=$FERRY_REAL_KAFKA_BOOTSTRAP
 HELPER="/usr/bin/python3 $FERRY_SRC/tests/integration/agent_partitioning.py"
 declare -A TOPIC=(

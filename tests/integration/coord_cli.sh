@@ -8,7 +8,7 @@ BACKEND=${1:-}
 T_NAME=coord_cli_$BACKEND
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 PREFIX="/ferry-it/$T_ID"
 ZKCLI=${ZKCLI:-/usr/share/zookeeper/bin/zkCli.sh}
 case $BACKEND in

@@ -23,7 +23,7 @@ BACKEND=${1:?usage: coord_pipeline.sh etcd|zookeeper}
 T_NAME=coord_pipeline_$BACKEND
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 COORD_CHECK=${FERRY_COORD_CHECK:-$(dirname "$FERRY_BIN")/tests/integration/coord_check}
 [ -x "$COORD_CHECK" ] || fail "coord_check not found at $COORD_CHECK (set FERRY_COORD_CHECK)"
 TTL_MS=3000

@@ -21,7 +21,7 @@ PREFIX="e2e:$T_ID"
 case "$MODE" in
   mock) start_mock "$TOPIC:4"; PROPS='session.timeout.ms: "6000"' ;;
   real)
-    [ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+    need_real_kafka
     "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" >/dev/null
     BOOTSTRAP=$FERRY_REAL_KAFKA_BOOTSTRAP; PROPS='session.timeout.ms: "6000"' ;;
   *) fail "mode must be mock or real" ;;

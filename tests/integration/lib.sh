@@ -121,12 +121,14 @@ stop_ferry() {
 }
 
 # need_real_kafka [NODES]: fails unless the stack runs Apache Kafka with at least NODES (1)
-# nodes; sets B to its bootstrap servers.
+# nodes; sets B to its bootstrap servers and REPL to the replication factor a topic can have
+# (3 on three nodes).
 need_real_kafka() {
   [ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
   [ "${FERRY_REAL_KAFKA_NODES:-1}" -ge "${1:-1}" ] ||
     fail "needs ${1:-1} Kafka nodes, the stack has ${FERRY_REAL_KAFKA_NODES:-1}"
   B=$FERRY_REAL_KAFKA_BOOTSTRAP
+  REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
 }
 
 # wait_at_least DESCRIPTION TIMEOUT_S MIN COMMAND…: polls until COMMAND prints a number >= MIN

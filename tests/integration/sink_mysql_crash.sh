@@ -16,8 +16,7 @@ set -euo pipefail
 T_NAME=sink_mysql_crash
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
-B=$FERRY_REAL_KAFKA_BOOTSTRAP
+need_real_kafka
 N=${CRASH_EVENTS:-60000}
 KEYS=1000
 TOPIC="crash-$T_ID"

@@ -19,8 +19,7 @@ set -euo pipefail
 T_NAME=sink_mysql_typed
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
-B=$FERRY_REAL_KAFKA_BOOTSTRAP
+need_real_kafka
 TJ="typed-json-$T_ID"
 TA="typed-access-$T_ID"
 TU="typed-upsert-$T_ID"

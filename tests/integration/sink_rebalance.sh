@@ -16,7 +16,7 @@ MODE=${1:-eager}
 T_NAME="sink_rebalance_$MODE"
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 case "$MODE" in
   eager) STRATEGY=range,roundrobin ;;
   cooperative) STRATEGY=cooperative-sticky ;;

@@ -13,7 +13,7 @@ set -euo pipefail
 T_NAME=sink_redis_once
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 N=${REDIS_EVENTS:-100000}
 CHUNK=$((N / 10))
 TOPIC="redis-once-$T_ID"

@@ -8,8 +8,7 @@ set -euo pipefail
 T_NAME=sink_redis_refused
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
-B=$FERRY_REAL_KAFKA_BOOTSTRAP
+need_real_kafka
 TOPIC="refused-$T_ID"
 P="rf:$T_ID"
 USER_NAME="u_$T_ID"

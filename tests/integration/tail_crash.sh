@@ -12,7 +12,7 @@ set -euo pipefail
 T_NAME=tail_crash
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 SEED=${FERRY_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 KILLS=${CRASH_KILLS:-20}
 RATE=${CRASH_RATE:-20000}
@@ -24,7 +24,6 @@ CHECKPOINT_MS=100
 # checkpoint sends about 125,000 copies a kill.
 LAG_MS=${CRASH_LAG_MS:-500}
 PER_KILL=$((RATE * (CHECKPOINT_MS + LAG_MS) / 1000))
-REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
 echo "seed $SEED (FERRY_SEED=$SEED repeats this run)"
 RANDOM=$SEED
 

@@ -21,9 +21,7 @@ set -euo pipefail
 T_NAME=tail_inputs
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
-REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
-B=$FERRY_REAL_KAFKA_BOOTSTRAP
+need_real_kafka
 D=$T_DIR
 CASES="many cut split bytes rewrite dirswap link end held flushed multiline stdin"
 topics=()

@@ -14,8 +14,7 @@ set -euo pipefail
 T_NAME=tail_model
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
-REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
+need_real_kafka
 if [ -n "${FERRY_SEED:-}" ]; then
   SEEDS=$FERRY_SEED
 else

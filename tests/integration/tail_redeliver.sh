@@ -10,9 +10,8 @@ set -euo pipefail
 T_NAME=tail_redeliver
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 N=${REDELIVER_LINES:-40000}
-REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
 TOPIC="redeliver-$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:3:$REPL" >/dev/null
 mkdir -p "$T_DIR/logs"

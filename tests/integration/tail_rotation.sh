@@ -16,10 +16,9 @@ set -euo pipefail
 T_NAME=tail_rotation
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${FERRY_REAL_KAFKA_BOOTSTRAP:-}" ] || fail "no real Kafka cluster in the stack"
+need_real_kafka
 SECS=${ROTATION_SECONDS:-10}
 RATE=${ROTATION_RATE:-40000} # lines a second, written in bursts at full speed
-REPL=$((FERRY_REAL_KAFKA_NODES >= 3 ? 3 : 1))
 
 # config DIR TOPIC: an agent configuration following DIR/access.log*.
 config() {
