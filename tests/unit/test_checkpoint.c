@@ -14,28 +14,7 @@
 
 #include "ferry/checkpoint.h"
 #include "ferry/err.h"
-
-/* ---- a small deterministic PRNG (xorshift64*) ------------------------------------------ */
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-    rng_state = seed ? seed : 1;
-}
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ULL;
-}
-
-static size_t rng_below(size_t n)
-{
-    return (size_t)(rng_next() % n);
-}
+#include "test_rng.h"
 
 /* ---- watermarks ----------------------------------------------------------------------- */
 

@@ -24,6 +24,7 @@
 
 #include "../../sinks/mysql.h"
 #include "ferry/err.h"
+#include "test_rng.h"
 
 /* ---- the statement's clauses --------------------------------------------------------------- */
 
@@ -413,7 +414,7 @@ static void random_rows_round_trip(void **state)
     static char values[MAXCELLS][64];
     static size_t lens[MAXCELLS];
     static bool nulls[MAXCELLS];
-    uint64_t x = 20261125;
+    rng_seed(20261125);
     for (int round = 0; round < 50; round++) {
         struct table t;
         size_t ncols = 1 + round % 7, nrows = 1 + (size_t)(round * 37 % 200);
@@ -421,11 +422,11 @@ static void random_rows_round_trip(void **state)
             nrows = MAXCELLS / ncols;
         table_init(&t, ncols);
         for (size_t k = 0; k < nrows * ncols; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint64_t x = rng_next();
             nulls[k] = x % 11 == 0;
             lens[k] = (size_t)(x >> 8) % sizeof(values[k]);
             for (size_t i = 0; i < lens[k]; i++) {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                x = rng_next();
                 values[k][i] = x % 3 ? special[x % sizeof(special)] : (char)(x >> 16);
             }
             if (nulls[k])

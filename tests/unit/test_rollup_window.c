@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ferry/rollup.h"
+#include "test_rng.h"
 
 #define MIN  60000LL
 #define HOUR 3600000LL
@@ -202,14 +203,13 @@ static void successive_runs_cover_each_closed_window_once(void **state)
 {
     (void)state;
     static const int64_t windows[] = {MIN, HOUR, DAY};
-    uint64_t x = 0x9e3779b97f4a7c15ull;
+    rng_seed(0x9e3779b97f4a7c15ull);
     for (size_t k = 0; k < 3; k++) {
         const int64_t w = windows[k], lateness = 45000;
         int64_t done = ferry_rollup_window_start(1795631501123, w), now = 1795631501123;
         int64_t filled = 0, runs = 0;
         for (int i = 0; i < 20000; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            now += (int64_t)(x % (uint64_t)(w / 2 + 1)); /* up to half a window later */
+            now += (int64_t)rng_below((size_t)(w / 2 + 1)); /* up to half a window later */
             int64_t to;
             bool behind;
             if (!ferry_rollup_span(done, now, lateness, w, &to, &behind))
