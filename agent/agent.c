@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ferry/agent.h"
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/keyer.h"
 #include "ferry/log.h"
@@ -30,13 +31,6 @@ struct ferry_agent {
     struct agent_source *v;
     size_t n;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Delivery reports, on the agent's thread (inside ferry_producer_poll). */
 static void on_delivery(void *opaque, uint64_t pos, int ok)
@@ -180,7 +174,7 @@ static bool all_finished(struct ferry_agent *a)
 
 int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-    int64_t next_cp = mono_ms() + a->cfg->checkpoint_ms;
+    int64_t next_cp = ferry_mono_ms() + a->cfg->checkpoint_ms;
     (void)err;
     (void)errlen;
 
@@ -200,9 +194,9 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
             for (size_t i = 0; i < a->n; i++)
                 ferry_producer_poll(a->v[i].prod, a->n > 1 ? 10 : 50);
         }
-        if (mono_ms() >= next_cp) {
+        if (ferry_mono_ms() >= next_cp) {
             checkpoint_all(a);
-            next_cp = mono_ms() + a->cfg->checkpoint_ms;
+            next_cp = ferry_mono_ms() + a->cfg->checkpoint_ms;
         }
         if (read == 0 && all_finished(a)) {
             ferry_info("agent", "every source ended and Kafka acknowledged all: stopping");
@@ -211,8 +205,8 @@ int ferry_agent_run(struct ferry_agent *a, volatile sig_atomic_t *stop, char *er
     }
 
     /* Stop reading; give Kafka shutdown_timeout_ms to acknowledge what is in flight. */
-    int64_t deadline = mono_ms() + a->cfg->shutdown_timeout_ms;
-    while (in_flight(a) > 0 && mono_ms() < deadline)
+    int64_t deadline = ferry_mono_ms() + a->cfg->shutdown_timeout_ms;
+    while (in_flight(a) > 0 && ferry_mono_ms() < deadline)
         for (size_t i = 0; i < a->n; i++)
             ferry_producer_poll(a->v[i].prod, 10);
     uint64_t left = in_flight(a);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/kafka.h"
 #include "ferry/log.h"
@@ -187,23 +188,16 @@ static int check_topic(struct ferry_producer *p, const rd_kafka_metadata_t *md, 
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A missing topic or partition is an error only once TOPIC_CHECK_MS have confirmed it: a
  * broker may not know yet of a topic (or partitions) created a moment ago. A cluster that does
  * not answer in time is only a warning: the agent must start during a broker outage, and
  * librdkafka keeps the events until it ends. */
 static int producer_check_topic(struct ferry_producer *p, char *err, size_t errlen)
 {
-    int64_t deadline = mono_ms() + TOPIC_CHECK_MS;
+    int64_t deadline = ferry_mono_ms() + TOPIC_CHECK_MS;
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - ferry_mono_ms();
         rd_kafka_resp_err_t e =
             rd_kafka_metadata(p->rk, 0, p->rkt, &md, left > 100 ? (int)left : 100);
         if (e) {
@@ -217,7 +211,7 @@ static int producer_check_topic(struct ferry_producer *p, char *err, size_t errl
         rd_kafka_metadata_destroy(md);
         if (rc != FERRY_ERR_RETRY)
             return rc;
-        if (mono_ms() + 250 >= deadline)
+        if (ferry_mono_ms() + 250 >= deadline)
             return FERRY_ERR_INVALID;
         usleep(250 * 1000);
     }

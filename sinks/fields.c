@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ferry/calendar.h"
 #include "ferry/err.h"
 #include "ferry/fields.h"
 
@@ -156,55 +157,28 @@ static void add_scratch(struct ferry_fields *f, const char *name, size_t nlen, c
     f->v[f->n++] = (struct ferry_field){name, nlen, NULL, off, len};
 }
 
-/* Reads exactly n ASCII digits (no sign, no blank) at s. */
-static int read_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Leap years in 1 .. y-1 (y >= 1), proleptic Gregorian. */
-static int64_t leaps_before(int y)
-{
-    return (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400;
-}
-
 int64_t ferry_clf_time(const char *s, size_t len)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
     int day, mon, year, hh, mm, ss, zh, zm;
 
     /* "DD/Mon/YYYY:HH:MM:SS +HHMM", every field at a fixed place */
     if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
         s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
         return -1;
-    if (read_digits(s, 2, &day) < 0 || read_digits(s + 7, 4, &year) < 0 ||
-        read_digits(s + 12, 2, &hh) < 0 || read_digits(s + 15, 2, &mm) < 0 ||
-        read_digits(s + 18, 2, &ss) < 0 || read_digits(s + 22, 2, &zh) < 0 ||
-        read_digits(s + 24, 2, &zm) < 0)
+    if (ferry_cal_digits(s, 2, &day) < 0 || ferry_cal_digits(s + 7, 4, &year) < 0 ||
+        ferry_cal_digits(s + 12, 2, &hh) < 0 || ferry_cal_digits(s + 15, 2, &mm) < 0 ||
+        ferry_cal_digits(s + 18, 2, &ss) < 0 || ferry_cal_digits(s + 22, 2, &zh) < 0 ||
+        ferry_cal_digits(s + 24, 2, &zm) < 0)
         return -1;
     for (mon = 0; mon < 12 && memcmp(s + 3, months + 3 * mon, 3); mon++)
         ;
     if (mon == 12 || year < 1)
         return -1;
-    int month_days = mdays[mon] + (mon == 1 && is_leap(year));
-    if (day < 1 || day > month_days || hh > 23 || mm > 59 || ss > 60 || zh > 14 || zm > 59)
+    if (day < 1 || day > ferry_cal_month_days(year, mon + 1) || hh > 23 || mm > 59 || ss > 60 ||
+        zh > 14 || zm > 59)
         return -1;
-    int64_t days = 365 * (int64_t)(year - 1970) + leaps_before(year) - leaps_before(1970) +
-                   before[mon] + (mon > 1 && is_leap(year)) + day - 1;
+    int64_t days = ferry_cal_days_from_date(year, mon + 1, day);
     int64_t t = days * 86400 + hh * 3600 + mm * 60 + ss; /* ss 60, a leap second: the next one */
     int64_t off = zh * 3600 + zm * 60;
     t += s[21] == '+' ? -off : off;

@@ -12,50 +12,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/calendar.h"
 #include "ferry/err.h"
 #include "ferry/mapping.h"
 
-#define MS_PER_DAY 86400000LL
-
-/* ---- calendar --------------------------------------------------------------------------- */
-
-static int is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return days[m - 1] + (m == 2 && is_leap(y));
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; y >= 1). */
-static int64_t days_from_date(int64_t y, int m, int d)
-{
-    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    int64_t leaps = (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400 - 477; /* 477 before 1970 */
-    return 365 * (y - 1970) + leaps + before[m - 1] + (m > 2 && is_leap(y)) + d - 1;
-}
+#define MS_PER_DAY FERRY_MS_PER_DAY
 
 /* The range of a MySQL DATETIME: 1000-01-01 00:00:00.000 to 9999-12-31 23:59:59.999. */
 static int in_datetime_range(int64_t ms)
 {
-    return ms >= days_from_date(1000, 1, 1) * MS_PER_DAY &&
-           ms < days_from_date(10000, 1, 1) * MS_PER_DAY;
-}
-
-/* Reads exactly n ASCII digits at s. */
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
+    return ms >= ferry_cal_days_from_date(1000, 1, 1) * MS_PER_DAY &&
+           ms < ferry_cal_days_from_date(10000, 1, 1) * MS_PER_DAY;
 }
 
 /* "[.,]ddd…" at s[*i]: the first three digits as milliseconds, finer ones dropped. */
@@ -88,13 +55,13 @@ static int zone(const char *s, size_t len, size_t *i, int64_t *east)
         return 0;
     }
     int sign = s[*i] == '-' ? -1 : 1;
-    if ((s[*i] != '+' && s[*i] != '-') || len - *i < 3 || digits(s + *i + 1, 2, &zh) < 0)
+    if ((s[*i] != '+' && s[*i] != '-') || len - *i < 3 || ferry_cal_digits(s + *i + 1, 2, &zh) < 0)
         return -1;
     *i += 3;
     if (*i < len && s[*i] == ':')
         ++*i;
     if (*i < len) {
-        if (len - *i < 2 || digits(s + *i, 2, &zm) < 0)
+        if (len - *i < 2 || ferry_cal_digits(s + *i, 2, &zm) < 0)
             return -1;
         *i += 2;
     }
@@ -112,18 +79,18 @@ static int parse_iso8601(const char *s, size_t len, int64_t *ms)
     int64_t east = 0;
     size_t i = 10;
 
-    if (len < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) < 0 ||
-        digits(s + 5, 2, &mo) < 0 || digits(s + 8, 2, &d) < 0)
+    if (len < 10 || s[4] != '-' || s[7] != '-' || ferry_cal_digits(s, 4, &y) < 0 ||
+        ferry_cal_digits(s + 5, 2, &mo) < 0 || ferry_cal_digits(s + 8, 2, &d) < 0)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || y < 1)
+    if (mo < 1 || mo > 12 || d < 1 || d > ferry_cal_month_days(y, mo) || y < 1)
         return -1;
     if (i < len) {
         if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') || len - i < 6 || s[i + 3] != ':' ||
-            digits(s + i + 1, 2, &h) < 0 || digits(s + i + 4, 2, &mi) < 0)
+            ferry_cal_digits(s + i + 1, 2, &h) < 0 || ferry_cal_digits(s + i + 4, 2, &mi) < 0)
             return -1;
         i += 6;
         if (i < len && s[i] == ':') {
-            if (len - i < 3 || digits(s + i + 1, 2, &sec) < 0)
+            if (len - i < 3 || ferry_cal_digits(s + i + 1, 2, &sec) < 0)
                 return -1;
             i += 3;
             if (i < len && (s[i] == '.' || s[i] == ',') && fraction_ms(s, len, &i, &frac) < 0)
@@ -136,7 +103,7 @@ static int parse_iso8601(const char *s, size_t len, int64_t *ms)
     }
     if (i != len)
         return -1;
-    *ms = days_from_date(y, mo, d) * MS_PER_DAY +
+    *ms = ferry_cal_days_from_date(y, mo, d) * MS_PER_DAY +
           ((int64_t)h * 3600 + mi * 60 + sec - east) * 1000 + frac;
     return 0;
 }
@@ -357,14 +324,14 @@ static size_t format_datetime(int64_t ms, char *buf)
         days--;
     }
     int64_t y = 1970 + days / 366;
-    while (y > 1 && days_from_date(y, 1, 1) > days)
+    while (y > 1 && ferry_cal_days_from_date(y, 1, 1) > days)
         y--;
-    while (days_from_date(y + 1, 1, 1) <= days)
+    while (ferry_cal_days_from_date(y + 1, 1, 1) <= days)
         y++;
     int m = 1;
-    int64_t d = days - days_from_date(y, 1, 1);
-    while (d >= month_days(y, m))
-        d -= month_days(y, m++);
+    int64_t d = days - ferry_cal_days_from_date(y, 1, 1);
+    while (d >= ferry_cal_month_days(y, m))
+        d -= ferry_cal_month_days(y, m++);
     if (y < 0 || y > 9999) /* beyond any DATETIME: still readable */
         return (size_t)snprintf(buf, FERRY_VALUE_TEXT_MAX, "%" PRId64 "-%02d-%02d", y, m,
                                 (int)d + 1);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ferry/agent.h"
+#include "ferry/clock.h"
 #include "ferry/dlq.h"
 #include "ferry/err.h"
 #include "ferry/kafka.h"
@@ -56,15 +57,6 @@ struct ferry_worker {
     _Atomic uint64_t consumed, written, failures, replayed, conflicts, refused, assigned, revoked;
     unsigned int seed;
 };
-
-/* The coarse clock (a few ms of resolution, as batch.max_ms needs): read for every message,
- * the precise one cost the worker a sixth of its time where the virtual clock is slow. */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void count(_Atomic uint64_t *c, uint64_t n)
 {
@@ -407,8 +399,8 @@ static void back_off(struct ferry_worker *wk, volatile sig_atomic_t *stop)
     ferry_info("worker", "%s: pausing for %d ms", wk->w->name, wait);
     if (rd_kafka_assignment(wk->rk, &assigned) == 0)
         rd_kafka_pause_partitions(wk->rk, assigned);
-    int64_t until = mono_ms() + wait;
-    while (!*stop && mono_ms() < until) {
+    int64_t until = ferry_coarse_ms() + wait;
+    while (!*stop && ferry_coarse_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->rk, 100);
         if (m) {
             /* fetched before the pause: give it back too */
@@ -444,7 +436,7 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
          * deadline (batch.max_ms, up to 10 min) would otherwise hold up the stop */
         int timeout = STOP_POLL_MS;
         if (wk->n) {
-            int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - mono_ms();
+            int64_t left = wk->batch_started_ms + wk->w->batch_max_ms - ferry_coarse_ms();
             timeout = left < 0 ? 0 : left < STOP_POLL_MS ? (int)left : STOP_POLL_MS;
         }
         if (wk->nflying && timeout > 5)
@@ -456,12 +448,12 @@ int ferry_worker_run(struct ferry_worker *wk, volatile sig_atomic_t *stop, char 
             rd_kafka_message_destroy(m);
         } else if (m) {
             if (!wk->n)
-                wk->batch_started_ms = mono_ms();
+                wk->batch_started_ms = ferry_coarse_ms();
             wk->batch[wk->n++] = m;
             count(&wk->consumed, 1);
         }
         if (wk->n && ((size_t)wk->n >= (size_t)wk->w->batch_max_rows ||
-                      mono_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
+                      ferry_coarse_ms() >= wk->batch_started_ms + wk->w->batch_max_ms)) {
             /* a two-half sink: sent now, confirmed while the next batch is gathered */
             if ((wk->ops->write_begin ? flush_begin(wk) : flush(wk)) < 0)
                 back_off(wk, stop); /* everything was given back */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/framer.h"
 #include "ferry/log.h"
@@ -26,13 +27,6 @@ struct ferry_source {
     uint64_t events, acked, lost;
 };
 
-static int64_t clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int on_frame(void *opaque, const char *data, size_t len, int64_t start, int64_t end)
 {
     struct ferry_source *s = opaque;
@@ -40,7 +34,7 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
     struct ferry_event ev = {
         .data = data,
         .len = len,
-        .ts_ms = clock_ms(CLOCK_REALTIME),
+        .ts_ms = ferry_wall_ms(),
         .pos = s->events,
         .origin = "-",
         .offset = start,
@@ -82,7 +76,7 @@ static int stdin_poll(struct ferry_source *s, const struct ferry_emit *emit, int
     (void)timeout_ms;
     s->emit = emit;
     for (int round = 0; round < 16; round++) {
-        int n = ferry_framer_drain(&s->fr, on_frame, s, clock_ms(CLOCK_MONOTONIC));
+        int n = ferry_framer_drain(&s->fr, on_frame, s, ferry_mono_ms());
         if (n < 0)
             return total;
         total += n;

@@ -30,26 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 #include "tail.h"
 
 #define MAX_IN_FLIGHT_PER_FILE (1u << 20)
 #define READ_ROUNDS            16 /* reads per file per poll, so that no file starves others */
-
-int64_t ferry_tail_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t realtime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *ferry_tail_state_name(enum tail_state st)
 {
@@ -159,7 +146,7 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
     struct ferry_event ev = {
         .data = data,
         .len = len,
-        .ts_ms = realtime_ms(),
+        .ts_ms = ferry_wall_ms(),
         .pos = ((uint64_t)f->slot << TAIL_SEQ_BITS) | (f->wm.next_seq & TAIL_SEQ_MASK),
         .origin = f->path,
         .offset = start,
@@ -430,7 +417,7 @@ static int resend(struct ferry_source *s, struct tail_file *f, const struct tail
     struct ferry_event ev = {
         .data = s->rbuf,
         .len = len > max ? max : len,
-        .ts_ms = realtime_ms(),
+        .ts_ms = ferry_wall_ms(),
         .pos = r->pos,
         .origin = f->path,
         .offset = start,
@@ -481,7 +468,7 @@ static int retry_send(struct ferry_source *s, int64_t now)
 
 static int tail_poll(struct ferry_source *s, const struct ferry_emit *emit, int timeout_ms)
 {
-    int64_t now = ferry_tail_now();
+    int64_t now = ferry_mono_ms();
     int total = 0;
     (void)timeout_ms;
 
@@ -526,7 +513,7 @@ static void tail_acked(struct ferry_source *s, uint64_t pos, int ok)
     /* Kafka gave up on it (the producer logged why): it is read again and sent again, and
      * the watermark, so the checkpoint, waits for it */
     if (!ok) {
-        if (retry_later(s, f, pos, ferry_tail_now()))
+        if (retry_later(s, f, pos, ferry_mono_ms()))
             return;
         ferry_error("tail", "%s: out of memory: an event Kafka did not take is dropped", f->path);
     }
@@ -647,7 +634,7 @@ static int tail_open(struct ferry_source **out, const struct ferry_source_config
         goto fail;
     }
     ferry_tail_watch_init(s);
-    ferry_tail_scan(s, ferry_tail_now());
+    ferry_tail_scan(s, ferry_mono_ms());
     *out = s;
     return 0;
 fail:

@@ -92,7 +92,6 @@ struct ferry_source {
     _Atomic uint64_t resent, given_up; /* read by the HTTP thread too */
 };
 
-int64_t ferry_tail_now(void);
 const char *ferry_tail_state_name(enum tail_state st);
 
 /* A new PENDING slot for fd (taken over) with its head read; NULL when out of slots or memory

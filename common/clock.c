@@ -1,0 +1,26 @@
+/* ferry: clocks, in milliseconds. */
+#include <time.h>
+
+#include "ferry/clock.h"
+
+static int64_t ms_of(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ferry_mono_ms(void)
+{
+    return ms_of(CLOCK_MONOTONIC);
+}
+
+int64_t ferry_coarse_ms(void)
+{
+    return ms_of(CLOCK_MONOTONIC_COARSE);
+}
+
+int64_t ferry_wall_ms(void)
+{
+    return ms_of(CLOCK_REALTIME);
+}
