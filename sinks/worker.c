@@ -169,6 +169,16 @@ static void written(struct ferry_worker *wk, rd_kafka_message_t **msgs, size_t *
     wk->backoff_ms = 0;
 }
 
+/* A write of n events failed with rc: counted, logged, and everything given back (rewound).
+ * Returns rc. */
+static int write_failed(struct ferry_worker *wk, size_t n, int rc, const char *err)
+{
+    count(&wk->failures, 1);
+    ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, n, err);
+    rewind_batch(wk);
+    return rc;
+}
+
 /* Waits for the batch in flight. 0 when it is durable and its offsets stored; otherwise it
  * and the batch being gathered are given back (rewound). */
 static int flush_end(struct ferry_worker *wk)
@@ -179,12 +189,8 @@ static int flush_end(struct ferry_worker *wk)
     int rc = wk->ops->write_end(wk->sink, err, sizeof(err));
     uint64_t replayed = wk->flying_replayed + sync_counters(wk);
     wk->flying_replayed = 0;
-    if (rc < 0) {
-        count(&wk->failures, 1);
-        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->nflying, err);
-        rewind_batch(wk);
-        return rc;
-    }
+    if (rc < 0)
+        return write_failed(wk, wk->nflying, rc, err);
     written(wk, wk->flying, &wk->nflying, replayed);
     return 0;
 }
@@ -201,12 +207,8 @@ static int flush_begin(struct ferry_worker *wk)
     rc = wk->ops->write_begin(wk->sink, &wk->flying_batch, err, sizeof(err));
     wk->flying_replayed = sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
-    if (rc < 0) {
-        count(&wk->failures, 1);
-        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
-        rewind_batch(wk);
-        return rc;
-    }
+    if (rc < 0)
+        return write_failed(wk, wk->n, rc, err);
     rd_kafka_message_t **swap = wk->flying;
     wk->flying = wk->batch;
     wk->nflying = wk->n;
@@ -232,12 +234,8 @@ static int flush(struct ferry_worker *wk)
     rc = wk->ops->write(wk->sink, &b, err, sizeof(err));
     uint64_t replayed = sync_counters(wk);
     ferry_dlq_forget(wk->dlq); /* flushed by before_commit, or the batch comes again */
-    if (rc < 0) {
-        count(&wk->failures, 1);
-        ferry_error("worker", "%s: write of %zu events failed: %s", wk->w->name, wk->n, err);
-        rewind_batch(wk);
-        return rc;
-    }
+    if (rc < 0)
+        return write_failed(wk, wk->n, rc, err);
     written(wk, wk->batch, &wk->n, replayed);
     return 0;
 }
