@@ -101,12 +101,10 @@ int ferry_agent_new(struct ferry_agent **out, const struct ferry_config *cfg, co
                               as->cfg->name);
             break;
         }
-        as->prod =
-            ferry_producer_new(&cfg->kafka, bootstrap, as->cfg, on_delivery, as, err, errlen);
-        if (!as->prod) {
-            rc = FERRY_ERR_INVALID;
+        rc = ferry_producer_new(&as->prod, &cfg->kafka, bootstrap, as->cfg, on_delivery, as, err,
+                                errlen);
+        if (rc < 0)
             break;
-        }
         a->n++;
         if (as->cfg->partitioning.mode == FERRY_PARTITION_KEY) {
             rc = ferry_keyer_new(&as->keyer, &as->cfg->partitioning.key, err, errlen);

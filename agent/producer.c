@@ -217,19 +217,17 @@ static int producer_check_topic(struct ferry_producer *p, char *err, size_t errl
     }
 }
 
-struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, const char *bootstrap,
-                                          const struct ferry_source_config *src,
-                                          ferry_delivery_fn *cb, void *opaque, char *err,
-                                          size_t errlen)
+int ferry_producer_new(struct ferry_producer **out, const struct ferry_kafka_config *k,
+                       const char *bootstrap, const struct ferry_source_config *src,
+                       ferry_delivery_fn *cb, void *opaque, char *err, size_t errlen)
 {
     struct ferry_producer *p = calloc(1, sizeof(*p));
     rd_kafka_conf_t *conf = NULL;
     char e[512];
+    int rc = FERRY_ERR_INVALID;
 
-    if (!p) {
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "producer: out of memory");
-        return NULL;
-    }
+    if (!p)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "producer: out of memory");
     p->src = src;
     p->part = &src->partitioning;
     p->cb = cb;
@@ -248,14 +246,16 @@ struct ferry_producer *ferry_producer_new(const struct ferry_kafka_config *k, co
         goto fail;
     }
     conf = NULL; /* now owned by p->rk */
-    if (producer_topic(p, err, errlen) < 0 || producer_check_topic(p, err, errlen) < 0)
+    if ((rc = producer_topic(p, err, errlen)) < 0 ||
+        (rc = producer_check_topic(p, err, errlen)) < 0)
         goto fail;
-    return p;
+    *out = p;
+    return 0;
 fail:
     if (conf)
         rd_kafka_conf_destroy(conf);
     ferry_producer_destroy(p);
-    return NULL;
+    return rc < 0 ? rc : FERRY_ERR_INVALID;
 }
 
 /* ---- sending -------------------------------------------------------------------------- */

@@ -42,15 +42,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-struct ferry_dlq *ferry_dlq_new(const struct ferry_config *cfg, const char *bootstrap,
-                                const char *worker, const char *group, char *err, size_t errlen)
+int ferry_dlq_new(struct ferry_dlq **out, const struct ferry_config *cfg, const char *bootstrap,
+                  const char *worker, const char *group, char *err, size_t errlen)
 {
     struct ferry_dlq *d = calloc(1, sizeof(*d));
     char id[300], e[512];
-    if (!d) {
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "dlq: out of memory");
-        return NULL;
-    }
+    if (!d)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "dlq: out of memory");
     d->cfg = cfg;
     d->worker = worker;
     d->group = group;
@@ -64,7 +62,7 @@ struct ferry_dlq *ferry_dlq_new(const struct ferry_config *cfg, const char *boot
                                                  defaults, 2, fixed, 3, err, errlen);
     if (!conf) {
         free(d);
-        return NULL;
+        return FERRY_ERR_INVALID;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, d);
@@ -72,10 +70,10 @@ struct ferry_dlq *ferry_dlq_new(const struct ferry_config *cfg, const char *boot
     if (!d->rk) {
         rd_kafka_conf_destroy(conf);
         free(d);
-        ferry_seterr(err, errlen, FERRY_ERR_INVALID, "dlq %s: %s", worker, e);
-        return NULL;
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "dlq %s: %s", worker, e);
     }
-    return d;
+    *out = d; /* conf now owned by d->rk */
+    return 0;
 }
 
 void ferry_dlq_add(struct ferry_dlq *d, const rd_kafka_message_t *m, const char *reason)

@@ -347,11 +347,8 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, wk);
 
-    wk->dlq = ferry_dlq_new(cfg, bootstrap, w->name, wk->group, err, errlen);
-    if (!wk->dlq) {
-        rc = FERRY_ERR_INVALID;
+    if ((rc = ferry_dlq_new(&wk->dlq, cfg, bootstrap, w->name, wk->group, err, errlen)) < 0)
         goto fail;
-    }
     rc = wk->ops->open(&wk->sink, w, wk->group, err, errlen);
     if (rc == FERRY_ERR_RETRY) {
         ferry_warn("worker", "%s: %s: will retry", w->name, err);

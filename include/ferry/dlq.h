@@ -18,10 +18,12 @@
 
 struct ferry_dlq;
 
-/* A producer for cfg->dead_letter_topic (acks=all, idempotent). cfg, worker and group are
- * borrowed and outlive it. NULL with err on a bad Kafka property. */
-struct ferry_dlq *ferry_dlq_new(const struct ferry_config *cfg, const char *bootstrap,
-                                const char *worker, const char *group, char *err, size_t errlen);
+/* A producer for cfg->dead_letter_topic (acks=all, idempotent): 0 and *out (the caller owns
+ * it: ferry_dlq_destroy), or FERRY_ERR_INVALID (a bad Kafka property) / FERRY_ERR_NOMEM with
+ * err, *out untouched. cfg, bootstrap, worker and group are borrowed and outlive it. The
+ * worker's thread makes every call; librdkafka's threads only send. */
+int ferry_dlq_new(struct ferry_dlq **out, const struct ferry_config *cfg, const char *bootstrap,
+                  const char *worker, const char *group, char *err, size_t errlen);
 /* Remembers m (borrowed: it must live until the next flush or forget) as rejected for
  * `reason` (copied). Logs the first rejects and then every 1000th, with where they came
  * from. */
@@ -33,6 +35,7 @@ int ferry_dlq_flush(struct ferry_dlq *d, char *err, size_t errlen);
 void ferry_dlq_forget(struct ferry_dlq *d);
 /* Events acknowledged by the dead-letter topic so far; 0 for NULL. Any thread. */
 uint64_t ferry_dlq_sent(const struct ferry_dlq *d);
+/* Frees d (NULL is fine); events added and not flushed are dropped. */
 void ferry_dlq_destroy(struct ferry_dlq *d);
 
 #endif
