@@ -961,7 +961,7 @@ int ferry_serve(const struct ferry_serve_options *o)
         if (!(o->agent && o->sink))
             ferry_warn("ferry", "kafka.brokers is 'embedded': the cluster lives in this process "
                                 "only; use 'ferry run' or a real cluster");
-        if (!(rt.mock = ferry_mock_for_config(cfg, err, sizeof(err)))) {
+        if (ferry_mock_new_for_config(&rt.mock, cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "ferry: %s\n", err);
             goto out;
         }
@@ -996,7 +996,7 @@ int ferry_serve(const struct ferry_serve_options *o)
         strftime(rt.started, sizeof(rt.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
     if (cfg->http_listen) { /* after the member id: the server's thread reads it */
-        if (ferry_http_start(cfg->http_listen, status_fill, metrics_fill, &rt, &rt.http, err,
+        if (ferry_http_start(&rt.http, cfg->http_listen, status_fill, metrics_fill, &rt, err,
                              sizeof(err)) < 0) {
             fprintf(stderr, "ferry: %s\n", err);
             stop_all(&rt);
