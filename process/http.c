@@ -184,8 +184,8 @@ static int bound_port(struct MHD_Daemon *d, int fd, struct sockaddr_storage *ss)
     return port;
 }
 
-int ferry_http_start(const char *listen_addr, ferry_http_fill status, ferry_http_fill metrics,
-                     void *opaque, struct ferry_http **out, char *err, size_t errlen)
+int ferry_http_start(struct ferry_http **out, const char *listen_addr, ferry_http_fill status,
+                     ferry_http_fill metrics, void *opaque, char *err, size_t errlen)
 {
     struct ferry_http *h = calloc(1, sizeof(*h));
     struct sockaddr_storage ss;

@@ -64,7 +64,15 @@ static int cmd_check(const char *path)
     return 0;
 }
 
-static int cmd_mock_kafka(int argc, char **argv)
+struct mock_options {
+    int brokers;
+    char *topics[256]; /* NAME:PARTITIONS, in argv */
+    int ntopics;
+    const char *file; /* --bootstrap-file */
+};
+
+/* -1 to go on, or the exit code (0 after --help, 2 on misuse). */
+static int mock_parse(int argc, char **argv, struct mock_options *mo)
 {
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -73,70 +81,88 @@ static int cmd_mock_kafka(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    char *topics[256];
-    int ntopics = 0, brokers = 3, c;
-    const char *file = NULL;
-    char err[512];
+    int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:t:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            brokers = atoi(optarg);
+            mo->brokers = atoi(optarg);
             break;
         case 't':
-            if (ntopics < 256)
-                topics[ntopics++] = optarg;
+            if (mo->ntopics < 256)
+                mo->topics[mo->ntopics++] = optarg;
             break;
         case 'f':
-            file = optarg;
+            mo->file = optarg;
             break;
         default:
             return usage(c == 'h' ? stdout : stderr, c == 'h' ? 0 : 2);
         }
     }
-    if (brokers < 1 || brokers > 16) {
+    if (mo->brokers < 1 || mo->brokers > 16) {
         fprintf(stderr, "ferry mock-kafka: --brokers must be 1 to 16\n");
         return 2;
     }
+    return -1;
+}
+
+/* Creates every --topic NAME:PARTITIONS (the colon is overwritten). 0, or the exit code. */
+static int mock_topics(struct ferry_mock *m, const struct mock_options *mo)
+{
+    char err[512];
+    for (int i = 0; i < mo->ntopics; i++) {
+        char *colon = strrchr(mo->topics[i], ':');
+        int parts = colon ? atoi(colon + 1) : 1;
+        if (colon)
+            *colon = '\0';
+        if (!*mo->topics[i] || parts < 1) {
+            fprintf(stderr, "ferry mock-kafka: --topic wants NAME:PARTITIONS\n");
+            return 2;
+        }
+        if (ferry_mock_topic(m, mo->topics[i], parts, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ferry: %s\n", err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Writes the bootstrap list to file whole (a temporary file renamed over it). 0, or 1. */
+static int write_bootstrap_file(const char *file, const char *bs)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%s\n", bs) < 0 || fclose(f) != 0 || rename(tmp, file) < 0) {
+        fprintf(stderr, "ferry mock-kafka: %s: %s\n", file, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_mock_kafka(int argc, char **argv)
+{
+    struct mock_options mo = {.brokers = 3};
+    struct ferry_mock *m = NULL;
+    char err[512];
     sigset_t set;
+    int rc, sig;
+
+    if ((rc = mock_parse(argc, argv, &mo)) >= 0)
+        return rc;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    struct ferry_mock *m = ferry_mock_new(brokers, err, sizeof(err));
-    if (!m) {
+    if (ferry_mock_new(&m, mo.brokers, err, sizeof(err)) < 0) {
         fprintf(stderr, "ferry: %s\n", err);
         return 1;
     }
-    for (int i = 0; i < ntopics; i++) {
-        char *colon = strrchr(topics[i], ':');
-        int parts = colon ? atoi(colon + 1) : 1;
-        if (colon)
-            *colon = '\0';
-        if (!*topics[i] || parts < 1) {
-            fprintf(stderr, "ferry mock-kafka: --topic wants NAME:PARTITIONS\n");
-            ferry_mock_destroy(m);
-            return 2;
-        }
-        if (ferry_mock_topic(m, topics[i], parts, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ferry: %s\n", err);
-            ferry_mock_destroy(m);
-            return 1;
-        }
-    }
     const char *bs = ferry_mock_bootstraps(m);
-    if (file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%s\n", bs) < 0 || fclose(f) != 0 || rename(tmp, file) < 0) {
-            fprintf(stderr, "ferry mock-kafka: %s: %s\n", file, strerror(errno));
-            ferry_mock_destroy(m);
-            return 1;
-        }
-    }
-    ferry_info("mock-kafka", "%d brokers at %s", brokers, bs);
+    if ((rc = mock_topics(m, &mo)) != 0 || (mo.file && (rc = write_bootstrap_file(mo.file, bs))))
+        goto out;
+    ferry_info("mock-kafka", "%d brokers at %s", mo.brokers, bs);
     printf("%s\n", bs);
     fflush(stdout);
     /* For outage tests: SIGUSR1 takes every broker down (connections refused, clients retry),
@@ -144,15 +170,15 @@ static int cmd_mock_kafka(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    int sig;
     while (sigwait(&set, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
         int up = sig == SIGUSR2;
-        for (int b = 1; b <= brokers; b++)
+        for (int b = 1; b <= mo.brokers; b++)
             ferry_mock_broker_set(m, b, up);
         ferry_info("mock-kafka", "every broker %s", up ? "up again" : "down");
     }
+out:
     ferry_mock_destroy(m);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -26,33 +26,42 @@ static void mock_log(const rd_kafka_t *rk, int level, const char *fac, const cha
         ferry_error("mock-kafka", "%s: %s", fac, buf);
 }
 
-struct ferry_mock *ferry_mock_new(int brokers, char *err, size_t errlen)
+int ferry_mock_new(struct ferry_mock **out, int brokers, char *err, size_t errlen)
 {
     struct ferry_mock *m = calloc(1, sizeof(*m));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char e[256];
+    int rc;
 
-    if (!m || !conf)
+    if (!m || !conf) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mock-kafka: out of memory");
         goto fail;
+    }
     rd_kafka_conf_set_log_cb(conf, mock_log);
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
     if (!m->rk) {
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: %s", e);
+        rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: %s", e);
         goto fail;
     }
     conf = NULL; /* now owned by m->rk */
     m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
     if (!m->mc) {
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: cannot start %d brokers", brokers);
+        rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL, "mock-kafka: cannot start %d brokers",
+                          brokers);
         goto fail;
     }
     m->bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(m->mc));
-    return m;
+    if (!m->bootstraps) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mock-kafka: out of memory");
+        goto fail;
+    }
+    *out = m;
+    return 0;
 fail:
     if (conf)
         rd_kafka_conf_destroy(conf);
     ferry_mock_destroy(m);
-    return NULL;
+    return rc;
 }
 
 int ferry_mock_topic(struct ferry_mock *m, const char *topic, int partitions, char *err,
@@ -97,22 +106,11 @@ static int seen(char **names, size_t n, const char *t)
     return 0;
 }
 
-struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *err, size_t errlen)
+/* The distinct topic names cfg has Kafka hold (borrowed from cfg), into names (room for
+ * every source, every worker topic and the dead-letter topic). Returns how many. */
+static size_t config_topics(const struct ferry_config *cfg, char **names)
 {
-    struct ferry_mock *m = ferry_mock_new((int)cfg->kafka.embedded_brokers, err, errlen);
-    size_t cap = cfg->nsources + 2, n = 0;
-    char **names;
-
-    if (!m)
-        return NULL;
-    for (size_t i = 0; i < cfg->nworkers; i++)
-        cap += cfg->workers[i].topics.n;
-    names = calloc(cap, sizeof(*names));
-    if (!names) {
-        ferry_mock_destroy(m);
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mock-kafka: out of memory");
-        return NULL;
-    }
+    size_t n = 0;
     for (size_t i = 0; i < cfg->nsources; i++)
         if (!seen(names, n, cfg->sources[i].topic))
             names[n++] = cfg->sources[i].topic;
@@ -122,15 +120,37 @@ struct ferry_mock *ferry_mock_for_config(const struct ferry_config *cfg, char *e
                 names[n++] = cfg->workers[i].topics.v[j];
     if (cfg->nworkers && cfg->dead_letter_topic && !seen(names, n, cfg->dead_letter_topic))
         names[n++] = cfg->dead_letter_topic;
-    for (size_t i = 0; i < n; i++) {
-        if (ferry_mock_topic(m, names[i], (int)cfg->kafka.embedded_partitions, err, errlen) < 0) {
-            free(names);
-            ferry_mock_destroy(m);
-            return NULL;
-        }
+    return n;
+}
+
+int ferry_mock_new_for_config(struct ferry_mock **out, const struct ferry_config *cfg, char *err,
+                              size_t errlen)
+{
+    struct ferry_mock *m = NULL;
+    size_t cap = cfg->nsources + 2, n;
+    char **names = NULL;
+    int rc;
+
+    for (size_t i = 0; i < cfg->nworkers; i++)
+        cap += cfg->workers[i].topics.n;
+    if ((rc = ferry_mock_new(&m, (int)cfg->kafka.embedded_brokers, err, errlen)) < 0)
+        return rc;
+    if (!(names = calloc(cap, sizeof(*names)))) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mock-kafka: out of memory");
+        goto fail;
     }
+    n = config_topics(cfg, names);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = ferry_mock_topic(m, names[i], (int)cfg->kafka.embedded_partitions, err, errlen)) <
+            0)
+            goto fail;
     ferry_info("mock-kafka", "embedded cluster of %ld brokers at %s, %zu topics of %ld partitions",
                cfg->kafka.embedded_brokers, m->bootstraps, n, cfg->kafka.embedded_partitions);
     free(names);
-    return m;
+    *out = m;
+    return 0;
+fail:
+    free(names);
+    ferry_mock_destroy(m);
+    return rc;
 }

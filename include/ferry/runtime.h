@@ -1,4 +1,5 @@
-/* ferry: the process runtime of `ferry agent`, `ferry sink` and `ferry run` (agent/runtime.c).
+/* ferry: the process runtime of `ferry agent`, `ferry sink` and `ferry run` (process/runtime.c
+ * and the pieces process/runtime_internal.h lists).
  *
  * It runs the agent and one thread per sink worker from a configuration, and replaces them
  * when the configuration changes: on SIGHUP (the file is read again) or, with a coordination
@@ -22,7 +23,15 @@ struct ferry_serve_options {
 };
 
 /* Runs until SIGINT or SIGTERM (or until a part fails or the agent's stdin source ends).
- * Returns the process's exit code: 0, 1 (a runtime failure), 2 (configuration). */
+ * Returns the process's exit code: 0, 1 (a runtime failure), 2 (configuration); what failed
+ * at the start is said on stderr, later failures in the log.
+ *
+ * o and its strings are borrowed for the call. Call it once, from the main thread, before any
+ * other thread exists: it blocks SIGINT, SIGTERM and SIGHUP in the calling thread (every
+ * thread it starts inherits the mask, and they are taken with sigtimedwait), ignores SIGPIPE
+ * for the whole process and limits malloc to one arena. When it returns every thread it
+ * started has been joined and everything it made is freed, whatever the exit code; the signal
+ * mask and SIGPIPE's disposition stay as it set them. */
 int ferry_serve(const struct ferry_serve_options *o);
 
 #endif

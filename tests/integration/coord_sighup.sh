@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGHUP when the configuration comes from etcd (--coord): the process reads the stored
-# document again (process/runtime.c), never the local file. On the shared stack's etcd, below a
+# document again (process/reload.c), never the local file. On the shared stack's etcd, below a
 # prefix of this test's own, with the shared Kafka cluster read and written only.
 #
 # The local file holds a complete configuration with a decoy source besides its coordination

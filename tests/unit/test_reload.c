@@ -1,6 +1,6 @@
 /* Unit tests for the reload diff (ferry_config_same_* in config/schema.c).
  *
- * agent/runtime.c `apply` restarts the agent when kafka or agent differ, every worker when
+ * process/reload.c `apply` restarts the agent when kafka or agent differ, every worker when
  * kafka or sinks (group, dead_letter_topic) differ, one worker when its own settings differ,
  * and warns that coordination changes wait for the next start. Each case here changes one
  * line of a base document and says, by hand, which of those comparisons must see it: a
