@@ -61,16 +61,16 @@ struct ferry_coord_options {
 /* Parses "etcd://host:port[,host:port…]/prefix" or "zk://host:port[,…]/prefix" (also
  * "zookeeper://") into *o, whose strings it allocates (free with ferry_coord_options_release).
  * ttl_ms is set to 10000; the prefix is "/ferry" when the URL has none. FERRY_ERR_INVALID
- * for a bad URL; on failure *o is zeroed, with nothing to release. Pure: any thread. */
+ * for a bad URL; on failure *o is zeroed, with nothing to release. No I/O; any thread. */
 int ferry_coord_url_parse(const char *url, struct ferry_coord_options *o, char *err, size_t errlen);
 /* Frees o's strings and zeroes *o (a zeroed struct is fine; o itself is the caller's). */
 void ferry_coord_options_release(struct ferry_coord_options *o);
 /* An endpoint is host:port: a non-empty host and a port of digits only, 1 to 65535. The same
  * rule for URLs and for the coordination section's endpoints. s (n bytes, no NUL needed) is
- * borrowed. Pure. */
+ * borrowed. No I/O. */
 bool ferry_coord_endpoint_ok(const char *s, size_t n);
 /* "etcd://127.0.0.1:2379/ferry/prod": the URL that names these options, in buf (the
- * caller's, len > 0; cut short, still NUL-terminated, when too small). Returns buf. Pure. */
+ * caller's, len > 0; cut short, still NUL-terminated, when too small). Returns buf. No I/O. */
 const char *ferry_coord_url_format(const struct ferry_coord_options *o, char *buf, size_t len);
 
 struct ferry_coordination_config;
@@ -80,7 +80,7 @@ struct ferry_coordination_config;
  * `local` may be NULL; it and url are borrowed (what *o needs is copied). Fails with
  * FERRY_ERR_INVALID when neither names a backend or the URL is bad; a failure leaves nothing
  * to release (*o untouched when neither names a backend, zeroed otherwise). Release with
- * ferry_coord_options_release. Pure: any thread. */
+ * ferry_coord_options_release. No I/O; any thread. */
 int ferry_coord_resolve(const char *url, const struct ferry_coordination_config *local,
                         struct ferry_coord_options *o, char *err, size_t errlen);
 
