@@ -148,8 +148,7 @@ int ferry_coord_resolve(const char *url, const struct ferry_coordination_config 
             return rc;
     } else if (have_local) {
         memset(o, 0, sizeof(*o));
-        o->backend =
-            local->backend == FERRY_COORD_KIND_ETCD ? FERRY_COORD_ETCD : FERRY_COORD_ZOOKEEPER;
+        o->backend = local->backend;
         for (size_t i = 0; i < local->endpoints.n; i++) {
             const char *e = local->endpoints.v[i];
             if (push_endpoint(o, e, strlen(e)) < 0)
@@ -179,6 +178,8 @@ nomem:
 int ferry_coord_open(const struct ferry_coord_options *o, struct ferry_coord **out, char *err,
                      size_t errlen)
 {
+    if (o->backend != FERRY_COORD_ETCD && o->backend != FERRY_COORD_ZOOKEEPER)
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "coordination: no backend chosen");
     struct ferry_coord *c = calloc(1, sizeof(*c));
     if (!c)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");

@@ -52,7 +52,7 @@ static void check_coordination(struct ctx *c, void *obj, const struct ferry_node
         schema_pos_of(map, "user", &line, &col);
         ferry_diags_add(c->d, line, col, "%s.user: needs 'password' or 'password_env'", path);
     }
-    for (int i = 0; k->backend == FERRY_COORD_KIND_ZOOKEEPER && etcd_only[i]; i++) {
+    for (int i = 0; k->backend == FERRY_COORD_ZOOKEEPER && etcd_only[i]; i++) {
         if (ferry_node_get(map, etcd_only[i])) {
             schema_pos_of(map, etcd_only[i], &line, &col);
             ferry_diags_add(c->d, line, col, "%s.%s: applies only to backend etcd", path,

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ferry/coord.h"
+
 /* ---- diagnostics ---------------------------------------------------------------------- */
 
 struct ferry_diag {
@@ -232,10 +234,8 @@ struct ferry_worker_config {
 };
 
 /* coordination: where the configuration overlay, the leader election and the member list live. */
-enum ferry_coord_kind { FERRY_COORD_NONE, FERRY_COORD_KIND_ETCD, FERRY_COORD_KIND_ZOOKEEPER };
-
 struct ferry_coordination_config {
-    enum ferry_coord_kind backend;
+    enum ferry_coord_backend backend;
     struct ferry_strv endpoints; /* host:port */
     char *prefix;                /* "/ferry": absolute, no trailing '/' (validated) */
     long ttl_ms;                 /* etcd lease TTL / ZooKeeper session timeout */

@@ -1434,7 +1434,7 @@ static void rollups_and_coordination_load(void **state)
     assert_int_equal(r->interval_ms, 10000);
     assert_int_equal(r->lateness_ms, 60000);
     assert_true(r->create_table);
-    assert_int_equal(cfg->coordination.backend, FERRY_COORD_KIND_ZOOKEEPER);
+    assert_int_equal(cfg->coordination.backend, FERRY_COORD_ZOOKEEPER);
     assert_int_equal(cfg->coordination.endpoints.n, 2);
     assert_string_equal(cfg->coordination.endpoints.v[1], "zk2:2181");
     assert_string_equal(cfg->coordination.prefix, "/ferry/prod");

@@ -92,7 +92,7 @@ static void resolve_url_and_section(void **state)
 
     /* the section alone */
     char *eps[] = {"z1:2181", "z2:2181"};
-    local.backend = FERRY_COORD_KIND_ZOOKEEPER;
+    local.backend = FERRY_COORD_ZOOKEEPER;
     local.endpoints = (struct ferry_strv){eps, 2};
     local.prefix = "/ferry/prod";
     assert_int_equal(ferry_coord_resolve(NULL, &local, &o, err, sizeof(err)), 0);
