@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "etcd_internal.h"
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 
@@ -48,7 +49,6 @@ static char *dup_opt(const char *s, bool *ok)
 static int etcd_open(const struct ferry_coord_options *o, void **self, char *err, size_t errlen)
 {
     struct etcd *e = calloc(1, sizeof(*e));
-    pthread_condattr_t ca;
     bool ok = true;
     int rc;
 
@@ -57,10 +57,7 @@ static int etcd_open(const struct ferry_coord_options *o, void **self, char *err
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->reg_mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&e->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    ferry_mono_cond_init(&e->cond);
     if (o->nendpoints == 0 || !o->prefix) {
         etcd_free(e);
         return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "etcd: no endpoint or no prefix");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "etcd_internal.h"
+#include "ferry/clock.h"
 #include "ferry/err.h"
 
 /* The candidate of prefix/leader/ with the highest create revision at most max (0: the one
@@ -76,8 +77,8 @@ static int await_predecessor(struct etcd *e, const json_t *pred, volatile sig_at
         rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL, "etcd: campaign: bad key");
     else
         rc = ferry_etcd_watch_full(e, pk, ferry_etcd_jint(pred, "mod_revision"),
-                                   ferry_etcd_now_ms() + e->ttl_s * 1000, cancel, &pv, NULL, &nv,
-                                   err, errlen);
+                                   ferry_mono_ms() + e->ttl_s * 1000, cancel, &pv, NULL, &nv, err,
+                                   errlen);
     free(pk);
     free(pv);
     return rc == 1 ? 0 : rc;

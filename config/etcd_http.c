@@ -24,13 +24,6 @@ void ferry_etcd_http_init(void)
     pthread_once(&curl_once, curl_init_once);
 }
 
-int64_t ferry_etcd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- base64 and JSON helpers -------------------------------------------------------- */
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -61,7 +61,6 @@ struct etcd {
 /* ---- etcd_http.c: the gateway ------------------------------------------------------- */
 
 /* Monotonic milliseconds. */
-int64_t ferry_etcd_now_ms(void);
 /* curl_global_init, once per process; before the first easy handle. */
 void ferry_etcd_http_init(void);
 

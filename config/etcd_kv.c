@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "etcd_internal.h"
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 
@@ -199,7 +200,7 @@ static int stream_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t u
 {
     struct stream *st = arg;
     (void)dt, (void)dn, (void)ut, (void)un;
-    if ((st->cancel && *st->cancel) || ferry_etcd_now_ms() >= st->deadline) {
+    if ((st->cancel && *st->cancel) || ferry_mono_ms() >= st->deadline) {
         st->end = S_STOPPED;
         return 1;
     }
@@ -269,7 +270,7 @@ done:
 /* Sleeps a little before the next try; false once cancelled or past the deadline. */
 static bool watch_pause(int64_t deadline, volatile sig_atomic_t *cancel)
 {
-    int64_t left = deadline - ferry_etcd_now_ms();
+    int64_t left = deadline - ferry_mono_ms();
     if ((cancel && *cancel) || left <= 0)
         return false;
     left = left < 2 * ETCD_POLL_MS ? left : 2 * ETCD_POLL_MS;
@@ -294,7 +295,7 @@ int ferry_etcd_watch_full(struct etcd *e, const char *fkey, int64_t version, int
         if ((kv ? ferry_etcd_jint(kv, "mod_revision") : 0) == version) { /* else: changed already */
             json_decref(kv);
             kv = NULL;
-            if ((cancel && *cancel) || ferry_etcd_now_ms() >= deadline)
+            if ((cancel && *cancel) || ferry_mono_ms() >= deadline)
                 return 1;
             /* every event after the range is the change we wait for */
             end = watch_stream(e, fkey, rev + 1, deadline, cancel, &kv, msg, sizeof(msg));
@@ -335,8 +336,8 @@ int ferry_etcd_watch(void *self, const char *key, int64_t version, int timeout_m
     char *fkey = ferry_etcd_full_key(e, key);
     if (!fkey)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
-    int rc = ferry_etcd_watch_full(e, fkey, version, ferry_etcd_now_ms() + timeout_ms, cancel,
-                                   value, len, new_version, err, errlen);
+    int rc = ferry_etcd_watch_full(e, fkey, version, ferry_mono_ms() + timeout_ms, cancel, value,
+                                   len, new_version, err, errlen);
     free(fkey);
     return rc;
 }

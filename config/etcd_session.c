@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "etcd_internal.h"
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 
@@ -110,7 +111,7 @@ void *ferry_etcd_keepalive_main(void *arg)
 {
     struct etcd *e = arg;
     long interval = e->ttl_s * 1000 / 3;
-    int64_t last_ok = ferry_etcd_now_ms(); /* when the last successful keepalive was sent */
+    int64_t last_ok = ferry_mono_ms(); /* when the last successful keepalive was sent */
     bool failed = false;
     char err[512];
 
@@ -118,30 +119,23 @@ void *ferry_etcd_keepalive_main(void *arg)
     while (!e->stop) {
         /* a failed keepalive is tried again soon: the lease is lost at last_ok + TTL */
         long wait = !e->lease ? 500 : failed ? 250 : interval;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += wait % 1000 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = ferry_mono_timespec(ferry_mono_ms() + wait);
         while (!e->stop && pthread_cond_timedwait(&e->cond, &e->mu, &ts) != ETIMEDOUT)
             ;
         if (e->stop)
             break;
-        int64_t lease = e->lease, ttl = 0, sent = ferry_etcd_now_ms();
+        int64_t lease = e->lease, ttl = 0, sent = ferry_mono_ms();
         pthread_mutex_unlock(&e->mu);
         err[0] = '\0';
         failed = false;
         if (lease == 0) {
             session_rebuild(e);
-            last_ok = ferry_etcd_now_ms();
+            last_ok = ferry_mono_ms();
         } else if (keepalive_once(e, lease, &ttl, interval, err, sizeof(err)) == 0 && ttl > 0) {
             last_ok = sent;
         } else if (!err[0] || strstr(err, "lease not found")) {
             lease_lost(e, err[0] ? err : "the keepalive found no such lease");
-        } else if (ferry_etcd_now_ms() - last_ok > e->ttl_s * 1000) {
+        } else if (ferry_mono_ms() - last_ok > e->ttl_s * 1000) {
             lease_lost(e, "no keepalive succeeded within the ttl");
         } else {
             ferry_warn("coord", "etcd: keepalive: %s", err);

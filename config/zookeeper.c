@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "zookeeper_internal.h"
 
@@ -58,7 +59,7 @@ static int zk_init_state(struct zk *z, const struct ferry_coord_options *o)
     }
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        uint64_t t = (uint64_t)ferry_zk_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)z;
+        uint64_t t = (uint64_t)ferry_mono_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)z;
         for (size_t i = 0; i < sizeof(rnd); i++, t = t * 6364136223846793005ULL + 1)
             rnd[i] = (unsigned char)(t >> 56);
     }
@@ -86,11 +87,7 @@ static int zk_open(const struct ferry_coord_options *o, void **self, char *err, 
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&z->hlock, &ra);
     pthread_rwlockattr_destroy(&ra);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&z->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    ferry_mono_cond_init(&z->cond);
     pthread_mutex_init(&z->mu, NULL);
     if (zk_init_state(z, o) < 0) {
         zk_free(z);
@@ -100,8 +97,8 @@ static int zk_open(const struct ferry_coord_options *o, void **self, char *err, 
     int rc = ferry_zk_start_handle(z, err, errlen);
     if (rc < 0)
         goto fail;
-    int64_t deadline = ferry_zk_now_ms() + z->ttl_ms;
-    struct timespec ts = ferry_zk_deadline_ts(deadline);
+    int64_t deadline = ferry_mono_ms() + z->ttl_ms;
+    struct timespec ts = ferry_mono_timespec(deadline);
     pthread_mutex_lock(&z->mu);
     while (z->state != ZOO_CONNECTED_STATE && z->state != ZOO_AUTH_FAILED_STATE &&
            z->state != ZOO_EXPIRED_SESSION_STATE) {

@@ -84,8 +84,6 @@ static inline struct ACL_vector *ferry_zk_acl(const struct zk *z)
 
 /* Monotonic milliseconds, and such a time as the timespec pthread_cond_timedwait wants (the
  * condition variable runs on CLOCK_MONOTONIC). */
-int64_t ferry_zk_now_ms(void);
-struct timespec ferry_zk_deadline_ts(int64_t at_ms);
 
 /* A zk error code as a ferry_err with its message in err: connection and session trouble is
  * FERRY_ERR_RETRY, refused credentials or arguments FERRY_ERR_INVALID. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "zookeeper_internal.h"
 
@@ -191,7 +192,7 @@ int ferry_zk_watch(void *self, const char *key, int64_t version, int timeout_ms,
     char *path = key_path(z, key, &rc, err, errlen);
     if (!path)
         return rc;
-    int64_t deadline = ferry_zk_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = ferry_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         uint64_t seen = ferry_zk_events_now(z);
         int zrc = watch_once(z, path, version, value, len, new_version);
@@ -204,7 +205,7 @@ int ferry_zk_watch(void *self, const char *key, int64_t version, int timeout_ms,
             break;
         }
         /* a transient error is waited out like no change, and reported at the deadline */
-        if (ferry_zk_cancelled(cancel) || ferry_zk_now_ms() >= deadline) {
+        if (ferry_zk_cancelled(cancel) || ferry_mono_ms() >= deadline) {
             rc = zrc == 1 || ferry_zk_cancelled(cancel) ? 1
                                                         : ferry_zk_fail(z, zrc, path, err, errlen);
             break;

@@ -8,22 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/clock.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
 #include "zookeeper_internal.h"
-
-int64_t ferry_zk_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-struct timespec ferry_zk_deadline_ts(int64_t at_ms)
-{
-    struct timespec ts = {.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1000000};
-    return ts;
-}
 
 int ferry_zk_fail(struct zk *z, int rc, const char *what, char *err, size_t errlen)
 {
@@ -61,15 +49,15 @@ void ferry_zk_release(struct zk *z)
 
 bool ferry_zk_lost_too_long(struct zk *z)
 {
-    return z->disconnected_at && ferry_zk_now_ms() - z->disconnected_at > z->session_ms;
+    return z->disconnected_at && ferry_mono_ms() - z->disconnected_at > z->session_ms;
 }
 
 void ferry_zk_wait_event(struct zk *z, uint64_t seen, int64_t deadline)
 {
-    int64_t until = ferry_zk_now_ms() + ZK_WAIT_SLICE_MS;
+    int64_t until = ferry_mono_ms() + ZK_WAIT_SLICE_MS;
     if (deadline && deadline < until)
         until = deadline;
-    struct timespec ts = ferry_zk_deadline_ts(until);
+    struct timespec ts = ferry_mono_timespec(until);
     pthread_mutex_lock(&z->mu);
     while (z->events == seen && !z->closing)
         if (pthread_cond_timedwait(&z->cond, &z->mu, &ts) == ETIMEDOUT)
@@ -112,7 +100,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
         if (state == ZOO_CONNECTED_STATE)
             z->disconnected_at = 0;
         else if (!z->disconnected_at)
-            z->disconnected_at = ferry_zk_now_ms();
+            z->disconnected_at = ferry_mono_ms();
         if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
             z->leading = false;
             z->rebuild = true;
@@ -147,7 +135,7 @@ int ferry_zk_start_handle(struct zk *z, char *err, size_t errlen)
     h->gen = ++z->gen;
     z->state = z->logged_state = ZOO_CONNECTING_STATE; /* not worth a log line */
     if (!z->disconnected_at)
-        z->disconnected_at = ferry_zk_now_ms();
+        z->disconnected_at = ferry_mono_ms();
     pthread_mutex_unlock(&z->mu);
     zhandle_t *zh =
         zookeeper_init2(z->hosts, session_watcher, (int)z->ttl_ms, NULL, h, 0, client_log);
@@ -189,10 +177,10 @@ static void rebuild(struct zk *z)
 {
     char err[256];
     pthread_mutex_lock(&z->mu);
-    struct timespec ts = ferry_zk_deadline_ts(z->last_rebuild + ZK_REBUILD_GAP_MS);
-    while (!z->closing && ferry_zk_now_ms() < z->last_rebuild + ZK_REBUILD_GAP_MS)
+    struct timespec ts = ferry_mono_timespec(z->last_rebuild + ZK_REBUILD_GAP_MS);
+    while (!z->closing && ferry_mono_ms() < z->last_rebuild + ZK_REBUILD_GAP_MS)
         pthread_cond_timedwait(&z->cond, &z->mu, &ts);
-    z->last_rebuild = ferry_zk_now_ms();
+    z->last_rebuild = ferry_mono_ms();
     z->rebuild = false;
     z->leading = false;
     bool closing = z->closing;
@@ -320,13 +308,13 @@ void *ferry_zk_session_main(void *arg)
             bool work = z->state == ZOO_CONNECTED_STATE &&
                         (z->members_dirty || (z->candidate && !z->leading && !z->campaigning));
             if (!work) {
-                struct timespec ts = ferry_zk_deadline_ts(ferry_zk_now_ms() + ZK_WAIT_SLICE_MS);
+                struct timespec ts = ferry_mono_timespec(ferry_mono_ms() + ZK_WAIT_SLICE_MS);
                 pthread_cond_timedwait(&z->cond, &z->mu, &ts);
                 continue;
             }
             pthread_mutex_unlock(&z->mu);
             tidy(z);
-            struct timespec ts = ferry_zk_deadline_ts(ferry_zk_now_ms() + ZK_WAIT_SLICE_MS);
+            struct timespec ts = ferry_mono_timespec(ferry_mono_ms() + ZK_WAIT_SLICE_MS);
             pthread_mutex_lock(&z->mu);
             pthread_cond_timedwait(&z->cond, &z->mu, &ts); /* no busy loop when tidy fails */
             continue;

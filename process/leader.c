@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ferry/clock.h"
 #include "ferry/coord.h"
 #include "ferry/log.h"
 #include "ferry/rollup.h"
@@ -57,14 +58,14 @@ static bool lead(struct ferry_rt *rt, int64_t fence)
         } else {
             ferry_rt_gen_release(rt, cur);
         }
-        int64_t now = ferry_rt_wall_ms();
+        int64_t now = ferry_wall_ms();
         if (ru && g->cfg->nrollups && now >= next) {
             if (delay > 0) { /* fault injection for tests: a pause between check and write */
                 ferry_info("leader", "rollup pass in %ld ms (FERRY_DEBUG_ROLLUP_DELAY_MS)", delay);
                 ferry_rt_nap(delay, &rt->stopping);
                 if (rt->stopping)
                     break;
-                now = ferry_rt_wall_ms();
+                now = ferry_wall_ms();
             }
             int rc = ferry_rollups_run(ru, fence, now, &next, err, sizeof(err));
             if (rc == FERRY_ROLLUP_FENCED) {
@@ -78,7 +79,7 @@ static bool lead(struct ferry_rt *rt, int64_t fence)
             if (rc < 0)
                 ferry_warn("leader", "rollups: %s", err);
         }
-        int64_t wait = ru && g->cfg->nrollups ? next - ferry_rt_wall_ms() : 100;
+        int64_t wait = ru && g->cfg->nrollups ? next - ferry_wall_ms() : 100;
         ferry_rt_nap(wait < 100 ? (wait > 0 ? wait : 10) : 100, &rt->stopping);
     }
     if (!rt->stopping && !fenced && rt->coord)

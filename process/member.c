@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/log.h"
 #include "ferry/version.h"
 #include "runtime_internal.h"
@@ -49,7 +50,7 @@ void ferry_rt_register_member(struct ferry_rt *rt, const struct ferry_config *cf
  * service went away at that moment) or an entry lost with a session that came back. */
 static void check_membership(struct ferry_rt *rt, int64_t *next)
 {
-    int64_t now = ferry_rt_wall_ms();
+    int64_t now = ferry_wall_ms();
     char key[300], err[512], *value = NULL;
     size_t len;
     int64_t version;
@@ -70,7 +71,7 @@ static void check_membership(struct ferry_rt *rt, int64_t *next)
 void *ferry_rt_check_main(void *arg)
 {
     struct ferry_rt *rt = arg;
-    int64_t next = ferry_rt_wall_ms() + CHECK_EVERY_MS;
+    int64_t next = ferry_wall_ms() + CHECK_EVERY_MS;
     while (!rt->stopping) {
         check_membership(rt, &next);
         ferry_rt_nap(200, &rt->stopping);

@@ -85,14 +85,6 @@ struct ferry_rt {
     _Atomic uint64_t reloads, rejected; /* configurations applied after the first; refused */
 };
 
-/* Milliseconds since the epoch (the wall clock: rollup windows and membership checks). */
-static inline int64_t ferry_rt_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps ms, in slices of 100 ms, returning early once *flag is set. */
 static inline void ferry_rt_nap(int64_t ms, volatile sig_atomic_t *flag)
 {
