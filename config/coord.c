@@ -277,3 +277,16 @@ int ferry_coord_leader(struct ferry_coord *c, char **value, int64_t *fence, char
 {
     return c->ops->leader(c->self, value, fence, err, errlen);
 }
+
+int ferry_coord_connect(const char *url, const struct ferry_coordination_config *local,
+                        struct ferry_coord_options *o, bool *resolved, struct ferry_coord **out,
+                        char *where, size_t wherelen, char *err, size_t errlen)
+{
+    int rc;
+    *resolved = false;
+    if ((rc = ferry_coord_resolve(url, local, o, err, errlen)) < 0)
+        return rc;
+    *resolved = true;
+    ferry_coord_url_format(o, where, wherelen);
+    return ferry_coord_open(o, out, err, errlen);
+}

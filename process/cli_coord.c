@@ -106,21 +106,12 @@ int ferry_cli_load(struct ferry_cli *cli)
 int ferry_cli_open(struct ferry_cli *cli)
 {
     char err[1024];
-    int rc;
-
-    rc = ferry_coord_resolve(cli->url, cli->cfg ? &cli->cfg->coordination : NULL, &cli->opts, err,
-                             sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "%s: %s\n", cli->cmd, err);
-        return 2;
-    }
-    cli->have_opts = true;
-    ferry_coord_url_format(&cli->opts, cli->where, sizeof(cli->where));
-    if (ferry_coord_open(&cli->opts, &cli->coord, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", cli->cmd, err);
-        return 1;
-    }
-    return 0;
+    if (ferry_coord_connect(cli->url, cli->cfg ? &cli->cfg->coordination : NULL, &cli->opts,
+                            &cli->have_opts, &cli->coord, cli->where, sizeof(cli->where), err,
+                            sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", cli->cmd, err);
+    return cli->have_opts ? 1 : 2;
 }
 
 void ferry_cli_release(struct ferry_cli *cli)

@@ -20,18 +20,16 @@
 static int open_coord(struct ferry_rt *rt, const struct ferry_config *local)
 {
     char err[1024];
-    if (ferry_coord_resolve(rt->o->coord_url, local ? &local->coordination : NULL, &rt->copts, err,
-                            sizeof(err)) < 0) {
+    if (ferry_coord_connect(rt->o->coord_url, local ? &local->coordination : NULL, &rt->copts,
+                            &rt->have_coord, &rt->coord, rt->url, sizeof(rt->url), err,
+                            sizeof(err)) == 0)
+        return 0;
+    if (!rt->have_coord) {
         fprintf(stderr, "ferry: %s\n", err);
         return 2;
     }
-    rt->have_coord = true;
-    ferry_coord_url_format(&rt->copts, rt->url, sizeof(rt->url));
-    if (ferry_coord_open(&rt->copts, &rt->coord, err, sizeof(err)) < 0) {
-        fprintf(stderr, "ferry: %s: %s\n", rt->url, err);
-        return 1;
-    }
-    return 0;
+    fprintf(stderr, "ferry: %s: %s\n", rt->url, err);
+    return 1;
 }
 
 /* The document stored at <prefix>/config, parsed into *cfg. 0, or the exit code. */

@@ -94,6 +94,14 @@ struct ferry_coord;
  * behind, and *out untouched. */
 int ferry_coord_open(const struct ferry_coord_options *o, struct ferry_coord **out, char *err,
                      size_t errlen);
+
+/* ferry_coord_resolve, ferry_coord_url_format into where (wherelen > 0), then ferry_coord_open:
+ * what every command that talks to the service does first. 0 with *out open and *o resolved
+ * (the caller releases both). On failure *resolved says which step failed: false, the
+ * settings are wrong (nothing to release); true, the session did not open (release *o). */
+int ferry_coord_connect(const char *url, const struct ferry_coordination_config *local,
+                        struct ferry_coord_options *o, bool *resolved, struct ferry_coord **out,
+                        char *where, size_t wherelen, char *err, size_t errlen);
 /* Resigns if leading, deletes this session's ephemeral entries (revokes the lease / closes the
  * session), joins the backend's threads and frees everything; c may be NULL. Best effort: when
  * the service is away, the entries go when the lease or session expires, and close returns
