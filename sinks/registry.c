@@ -1,14 +1,15 @@
 /* ferry: the table of sinks, searched by type name. Adding a sink is one file and one row
- * here (its ops struct, declared where it is used). */
+ * here (and its name in the declaration above the table). */
 #include <string.h>
 
 #include "ferry/sink.h"
 
-extern const struct ferry_sink_ops ferry_sink_mysql, ferry_sink_redis;
+extern const struct ferry_sink_ops ferry_sink_mysql, ferry_sink_redis, ferry_sink_stdout;
 
 static const struct ferry_sink_ops *const sinks[] = {
-    &ferry_sink_mysql, /* sinks/mysql.c */
-    &ferry_sink_redis, /* sinks/redis.c */
+    &ferry_sink_mysql,  /* sinks/mysql.c */
+    &ferry_sink_redis,  /* sinks/redis.c */
+    &ferry_sink_stdout, /* sinks/stdout.c */
 };
 
 #define NSINKS (sizeof(sinks) / sizeof(sinks[0]))

@@ -1,5 +1,5 @@
 /* ferry: the table of sources, searched by type name. Adding a source is one file and one
- * row here (its ops struct, declared where it is used). */
+ * row here (and its name in the declaration above the table). */
 #include <string.h>
 
 #include "ferry/source.h"

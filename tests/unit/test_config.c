@@ -1,4 +1,5 @@
-/* Unit tests for the configuration loader and validator (config/yaml.c, config/schema.c).
+/* Unit tests for the configuration loader and validator (config/yaml.c, config/schema_*.c, and
+ * the plugins' own key tables).
  *
  * A broken document must produce every problem, in document order, as "file:line:col:
  * message". Each bad-document test compares the whole formatted output, one diagnostic per
@@ -315,7 +316,7 @@ static void bad_worker_enums(void **state)
                           "      mysql: {user: ferry, database: logs}\n"
                           "      table: hits\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'postgres' (expected one of: "
-                      "mysql, redis)\n" NAME
+                      "mysql, redis, stdout)\n" NAME
                       ":7:15: sinks.workers[0].format: invalid value 'csv' (expected one of: raw, "
                       "json, combined, regex)\n");
 }
@@ -388,7 +389,7 @@ static void invalid_worker_type_only(void **state)
                           "      redis: {host: cache}\n"
                           "      commands: [[INCR, hits]]\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'rediss' (expected one of: "
-                      "mysql, redis)\n" NAME
+                      "mysql, redis, stdout)\n" NAME
                       ":6:15: sinks.workers[0].topics: needs at least one topic\n");
 }
 
@@ -820,6 +821,43 @@ static void regex_format_accepted(void **state)
     assert_string_equal(cfg->workers[0].pattern, "^(?<level>[A-Z]+) (?<msg>.*)");
     assert_null(cfg->workers[1].pattern);
     ferry_config_destroy(cfg);
+}
+
+/* A third sink declares its own keys; the others' keys do not apply to it, and its own to them. */
+static void stdout_worker(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
+                                                 "  workers:\n"
+                                                 "    - {name: look, type: stdout, topics: [t]}\n"
+                                                 "    - name: cols\n"
+                                                 "      type: stdout\n"
+                                                 "      topics: [t]\n"
+                                                 "      metadata: [partition, offset, key]\n"
+                                                 "      path: /tmp/out.txt\n");
+    assert_string_equal(cfg->workers[0].type, "stdout");
+    assert_non_null(ferry_worker_plugin(&cfg->workers[0]));
+    assert_null(ferry_mysql_worker(&cfg->workers[0]));
+    ferry_config_destroy(cfg);
+
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: look\n"
+                          "      type: stdout\n"
+                          "      topics: [t]\n"
+                          "      metadata: [offset, headers]\n"
+                          "      table: hits\n"
+                          "      path: ''\n"
+                          "    - {name: db, type: mysql, topics: [t], table: x, metadata: [key],\n"
+                          "       mysql: {user: u, database: d}}\n"
+                          "    - {name: other, type: stdout, topics: [t], metdata: [key]}\n",
+                 NAME ":7:26: sinks.workers[0].metadata: 'headers' is not one of topic, "
+                      "partition, offset, key, timestamp\n" NAME
+                      ":8:14: sinks.workers[0].table: does not apply to a stdout worker\n" NAME
+                      ":9:13: sinks.workers[0].path: must not be empty\n" NAME
+                      ":10:64: sinks.workers[1].metadata: does not apply to a mysql worker\n" NAME
+                      ":12:48: sinks.workers[2]: unknown key 'metdata' (did you mean "
+                      "'metadata'?)\n");
 }
 
 static void redis_user(void **state)
@@ -1550,6 +1588,7 @@ int main(void)
         cmocka_unit_test(bad_redis_templates),
         cmocka_unit_test(regex_format_pattern_errors),
         cmocka_unit_test(regex_format_accepted),
+        cmocka_unit_test(stdout_worker),
         cmocka_unit_test(redis_user),
         cmocka_unit_test(mysql_tls),
         cmocka_unit_test(empty_lists_and_brokers),
