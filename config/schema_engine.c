@@ -251,6 +251,22 @@ static void load_enum(struct ferry_schema_ctx *c, const struct ferry_key *k, int
     invalid_value(c, n, path, k->enums);
 }
 
+/* 0 when n is of node type t, else -1 with "expected <what>, got …" said. */
+static int expect(struct ferry_schema_ctx *c, const struct ferry_node *n, enum ferry_node_type t,
+                  const char *path, const char *what)
+{
+    if (n->type == t)
+        return 0;
+    ferry_diags_add(c->d, n->line, n->col, "%s: expected %s, got %s", path, what,
+                    ferry_node_type_name(n));
+    return -1;
+}
+
+static int expect_map(struct ferry_schema_ctx *c, const struct ferry_node *n, const char *path)
+{
+    return expect(c, n, FERRY_NODE_MAP, path, "a mapping");
+}
+
 static int load_strv(struct ferry_schema_ctx *c, const struct ferry_node *n, const char *path,
                      struct ferry_strv *out)
 {
@@ -262,11 +278,8 @@ static int load_strv(struct ferry_schema_ctx *c, const struct ferry_node *n, con
         out->n = 1;
         return 0;
     }
-    if (n->type != FERRY_NODE_SEQ) {
-        ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of strings, got %s", path,
-                        ferry_node_type_name(n));
+    if (expect(c, n, FERRY_NODE_SEQ, path, "a list of strings") < 0)
         return -1;
-    }
     out->v = calloc(n->n ? n->n : 1, sizeof(char *));
     for (size_t i = 0; i < n->n; i++) {
         char p[256];
@@ -276,15 +289,6 @@ static int load_strv(struct ferry_schema_ctx *c, const struct ferry_node *n, con
         out->v[out->n++] = strdup(n->items[i]->scalar);
     }
     return 0;
-}
-
-static int expect_map(struct ferry_schema_ctx *c, const struct ferry_node *n, const char *path)
-{
-    if (n->type == FERRY_NODE_MAP)
-        return 0;
-    ferry_diags_add(c->d, n->line, n->col, "%s: expected a mapping, got %s", path,
-                    ferry_node_type_name(n));
-    return -1;
 }
 
 static void load_kvs(struct ferry_schema_ctx *c, struct ferry_kvs *kv, const struct ferry_node *n,
@@ -307,11 +311,8 @@ static void load_kvs(struct ferry_schema_ctx *c, struct ferry_kvs *kv, const str
 static void load_cmds(struct ferry_schema_ctx *c, struct ferry_strv **cmds, size_t *count,
                       const struct ferry_node *n, const char *path)
 {
-    if (n->type != FERRY_NODE_SEQ) {
-        ferry_diags_add(c->d, n->line, n->col, "%s: expected a list of commands, got %s", path,
-                        ferry_node_type_name(n));
+    if (expect(c, n, FERRY_NODE_SEQ, path, "a list of commands") < 0)
         return;
-    }
     *cmds = calloc(n->n ? n->n : 1, sizeof(**cmds));
     for (size_t i = 0; i < n->n; i++) {
         char p[256];
@@ -335,11 +336,8 @@ static void load_list(struct ferry_schema_ctx *c, const struct ferry_key *k, cha
 {
     char **arr = (char **)(base + k->off);
     size_t *count = (size_t *)(base + k->aux_off);
-    if (n->type != FERRY_NODE_SEQ) {
-        ferry_diags_add(c->d, n->line, n->col, "%s: expected a list, got %s", path,
-                        ferry_node_type_name(n));
+    if (expect(c, n, FERRY_NODE_SEQ, path, "a list") < 0)
         return;
-    }
     *arr = calloc(n->n ? n->n : 1, k->sub->size);
     for (size_t i = 0; i < n->n; i++) {
         char p[256];
