@@ -14,7 +14,8 @@
  * value of that key, allocates its settings (zeroed, `size` bytes), loads them from the
  * mapping, runs its check, and frees and compares them by the same table. A key that belongs
  * to another registered plugin is "does not apply to a <type> worker"; a required key of the
- * plugin that is missing is "a <type> worker needs '<key>'".
+ * plugin that is missing is "a <type> worker needs '<key>'". A plugin's key names differ from
+ * the shared section's (both would read the same value); plugins may share names.
  *
  * Everything here runs on the thread that loads a configuration (the main thread). */
 #ifndef FERRY_SCHEMA_H
