@@ -1,74 +1,54 @@
-/* ferry: the configuration schema's machinery, shared by the files that hold key tables
- * (config/schema.c: kafka, agent, sinks; config/schema_coord.c: coordination, rollups).
- * Private to config/. */
+/* ferry: the configuration schema's pieces inside config/ — the engine (schema_engine.c), the
+ * shared sections' key tables (schema_tables.c, schema_coord.c), their checks
+ * (schema_checks.c), loading (schema_load.c) and the reference (schema_reference.c). The
+ * key-table types are public (include/ferry/schema.h): plugins declare their own. Private to
+ * config/. */
 #ifndef FERRY_CONFIG_SCHEMA_H
 #define FERRY_CONFIG_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ferry/config.h"
+#include "ferry/schema.h"
 
-enum ktype {
-    KT_STRING,
-    KT_INT,
-    KT_BOOL,
-    KT_ENUM,    /* stored as int: index into enums */
-    KT_STRLIST, /* struct ferry_strv; a single scalar is a list of one */
-    KT_KVS,     /* struct ferry_kvs: a mapping of scalars */
-    KT_CMDS,    /* struct ferry_strv * + size_t count: a list of lists of scalars */
-    KT_SECTION, /* a nested mapping whose keys live in the same object (at off) */
-    KT_LIST,    /* an array of sub->size objects + size_t count: a list of mappings */
-    KT_NAMED,   /* like KT_LIST, from a mapping of name -> item; each object's first member is
-                   its name (char *); a scalar item is shorthand for the sub-section's first key */
-};
+/* ---- the engine (schema_engine.c) ---- */
 
-#define K_REQUIRED 1u
+/* Loads map (NULL: absent, only defaults) into the object at base by section s, with every
+ * problem in c->d; path prefixes messages. What was loaded is freed by ferry_schema_free,
+ * also when there were problems. */
+void ferry_schema_load(struct ferry_schema_ctx *c, const struct ferry_section *s, void *base,
+                       const struct ferry_node *map, const char *path);
+/* Frees what ferry_schema_load put into obj (not obj itself). */
+void ferry_schema_free(const struct ferry_section *s, void *obj);
+/* Whether two objects loaded by s hold the same settings; the key named `skip` (or NULL) is
+ * left out. */
+bool ferry_schema_same(const struct ferry_section *s, const void *a, const void *b,
+                       const char *skip);
 
-struct section;
+/* ---- the shared sections (schema_tables.c, schema_coord.c) ---- */
 
-struct key {
-    const char *name;
-    enum ktype type;
-    unsigned flags;
-    size_t off;       /* where the value goes, from the object's base */
-    size_t count_off; /* KT_CMDS, KT_LIST: where the element count goes */
-    const char *def;  /* default, written as it would be in YAML; NULL: none */
-    const char *const *enums;
-    const struct section *sub;
-    long min, max; /* KT_INT */
-    const char *doc;
-};
+extern const struct ferry_section ferry_root_section; /* the whole document */
+extern const struct ferry_section ferry_kafka_section;
+extern const struct ferry_section ferry_agent_section;
+extern const struct ferry_section ferry_sinks_section;
+extern const struct ferry_section ferry_worker_section;
+extern const struct ferry_section ferry_coordination_section;
+extern const struct ferry_section ferry_rollup_section;
+extern const struct ferry_section ferry_http_section;
 
-struct ctx {
-    struct ferry_diags *d;
-    struct ferry_config *cfg;
-};
+/* ---- their checks (schema_checks.c; schema_coord.c for the rollups) ---- */
 
-struct section {
-    const char *name;
-    const struct key *keys;
-    size_t size; /* KT_LIST: size of one item */
-    void (*check)(struct ctx *, void *obj, const struct ferry_node *map, const char *path);
-};
-
-#define OFF(type, field) offsetof(type, field)
-
-/* "path.name" (or "name" at the top) into out. */
-void schema_join(char *out, size_t len, const char *path, const char *name);
-/* The position of `key` in map, or of map itself when the key is absent. */
-void schema_pos_of(const struct ferry_node *map, const char *key, int *line, int *col);
-/* MySQL identifiers we accept: ASCII letters, digits, '_' and '$', not all digits, at most 64. */
-int schema_valid_identifier(const char *s);
-/* Resolves `password_env` into `password`; both given is an error. */
-void schema_resolve_password(struct ctx *c, char **password, const char *env,
-                             const struct ferry_node *sect, const char *path);
-
-/* config/schema_coord.c */
-extern const struct section ferry_coordination_section;
-extern const struct section ferry_rollup_section;
-extern const struct section ferry_http_section;
+ferry_check_fn ferry_schema_check_kafka;
+ferry_check_fn ferry_schema_check_source;
+ferry_check_fn ferry_schema_check_key;
+ferry_check_fn ferry_schema_check_partitioning;
+ferry_check_fn ferry_schema_check_worker;
 /* Checks that need the whole document: each rollup's worker exists and has the columns it
  * names. Runs after every section is loaded. */
-void schema_check_rollups(struct ctx *c, const struct ferry_node *root);
+void ferry_schema_check_rollups(struct ferry_schema_ctx *c, const struct ferry_node *root);
+
+/* The names of enum values, NULL-terminated, by value (schema_tables.c). */
+extern const char *const ferry_schema_format_names[];
 
 #endif

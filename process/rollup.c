@@ -17,9 +17,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../sinks/mysql.h"
 #include "ferry/err.h"
 #include "ferry/log.h"
+#include "ferry/mysql.h"
 #include "ferry/rollup.h"
 
 #define SUMMARY_VARCHAR 191 /* utf8mb4 characters that fit an InnoDB index prefix (767 bytes) */
@@ -27,13 +27,14 @@
 struct rollup {
     const struct ferry_rollup_config *cfg;
     const struct ferry_worker_config *src;
-    char *who;         /* "rollup <name>", for messages */
-    char *create_sql;  /* CREATE TABLE of the summary; NULL unless create_table */
-    char *fill_sql;    /* INSERT … SELECT, two parameters: from, to */
-    char *min_sql;     /* SELECT MIN(time_column) of the raw table */
-    int64_t window_ms; /* 60 s, 1 h or 1 d: UTC has no other lengths for these */
-    int64_t due_ms;    /* when to run next; 0: at once */
-    MYSQL *db;         /* NULL until connected, and after the connection was lost */
+    const struct ferry_mysql_config *my; /* src's settings: src is a mysql worker */
+    char *who;                           /* "rollup <name>", for messages */
+    char *create_sql;                    /* CREATE TABLE of the summary; NULL unless create_table */
+    char *fill_sql;                      /* INSERT … SELECT, two parameters: from, to */
+    char *min_sql;                       /* SELECT MIN(time_column) of the raw table */
+    int64_t window_ms;                   /* 60 s, 1 h or 1 d: UTC has no other lengths for these */
+    int64_t due_ms;                      /* when to run next; 0: at once */
+    MYSQL *db; /* NULL until connected, and after the connection was lost */
 };
 
 struct ferry_rollups {
@@ -79,7 +80,7 @@ struct raw_col {
     long length;     /* strings: VARCHAR(length), 0 for TEXT */
 };
 
-static int raw_column(const struct ferry_worker_config *w, const char *name, struct raw_col *out)
+static int raw_column(const struct ferry_mysql_config *w, const char *name, struct raw_col *out)
 {
     static const char *const types[] = {
         [FERRY_COLUMN_INT] = "BIGINT",      [FERRY_COLUMN_FLOAT] = "DOUBLE",
@@ -170,7 +171,7 @@ static int build_create(struct rollup *ru)
     put_id(&ddl, c->table);
     put(&ddl, " (`window_start` DATETIME NOT NULL");
     for (size_t i = 0; i < c->group_by.n; i++)
-        if (raw_column(ru->src, c->group_by.v[i], &col) == 0) /* checked by rollup_init */
+        if (raw_column(ru->my, c->group_by.v[i], &col) == 0) /* checked by rollup_init */
             group_column(&ddl, c->group_by.v[i], &col);
     for (size_t i = 0; i < c->nmeasures; i++) {
         const struct ferry_measure_config *m = &c->measures[i];
@@ -220,14 +221,14 @@ static int build_fill(struct rollup *ru)
     put(&q, bucket[c->window]);
     put(&q, ") AS DATETIME)");
     for (size_t i = 0; i < c->group_by.n; i++)
-        if (raw_column(ru->src, c->group_by.v[i], &col) == 0)
+        if (raw_column(ru->my, c->group_by.v[i], &col) == 0)
             group_expr(&q, c->group_by.v[i], &col);
     for (size_t i = 0; i < c->nmeasures; i++) {
         put(&q, ", ");
         measure_expr(&q, &c->measures[i]);
     }
     put(&q, " FROM ");
-    put_id(&q, ru->src->table);
+    put_id(&q, ru->my->table);
     put(&q, " WHERE ");
     put_id(&q, c->time_column);
     put(&q, " >= ? AND ");
@@ -292,11 +293,12 @@ static int rollup_init(struct rollup *ru, const struct ferry_config *cfg,
     ru->cfg = c;
     ru->window_ms = ferry_rollup_window_ms(c->window);
     ru->src = find_worker(cfg, c);
-    if (!ru->src || ru->src->type != FERRY_SINK_MYSQL)
+    ru->my = ru->src ? ferry_mysql_worker(ru->src) : NULL;
+    if (!ru->my)
         return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "rollup %s: no mysql worker %s",
                             c->name, c->worker);
     for (size_t i = 0; i < c->group_by.n; i++)
-        if (raw_column(ru->src, c->group_by.v[i], &col) < 0 || col.type == FERRY_COLUMN_JSON)
+        if (raw_column(ru->my, c->group_by.v[i], &col) < 0 || col.type == FERRY_COLUMN_JSON)
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
                                 "rollup %s: group_by %s: not a column of worker %s that can be "
                                 "grouped by",
@@ -305,7 +307,7 @@ static int rollup_init(struct rollup *ru, const struct ferry_config *cfg,
         const struct ferry_measure_config *m = &c->measures[i];
         if (m->fn == FERRY_MEASURE_COUNT)
             continue;
-        if (!m->column || raw_column(ru->src, m->column, &col) < 0)
+        if (!m->column || raw_column(ru->my, m->column, &col) < 0)
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
                                 "rollup %s: measure %s: no column %s in worker %s", c->name,
                                 m->name, m->column ? m->column : "(none)", ru->src->name);
@@ -325,7 +327,7 @@ static int rollup_init(struct rollup *ru, const struct ferry_config *cfg,
     put(&min, "SELECT MIN(");
     put_id(&min, c->time_column);
     put(&min, ") FROM ");
-    put_id(&min, ru->src->table);
+    put_id(&min, ru->my->table);
     ru->who = sql_done(&who);
     ru->min_sql = sql_done(&min);
     if (!ru->who || !ru->min_sql || build_fill(ru) < 0 || (c->create_table && build_create(ru) < 0))
@@ -431,17 +433,6 @@ static int exec(struct rollup *ru, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-static void bind_param(MYSQL_BIND *b, enum enum_field_types t, void *v, unsigned long *len)
-{
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = t;
-    b->buffer = v;
-    if (len) {
-        b->buffer_length = *len;
-        b->length = len;
-    }
-}
-
 /* ---- time ------------------------------------------------------------------------------- */
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -521,7 +512,7 @@ static int ensure_open(struct rollup *ru, char *err, size_t errlen)
         disconnect(ru);
     if (ru->db)
         return 0;
-    if ((rc = ferry_mysql_connect(&ru->src->mysql, ru->who, 0, &ru->db, err, errlen)) < 0)
+    if ((rc = ferry_mysql_connect(&ru->my->conn, ru->who, 0, &ru->db, err, errlen)) < 0)
         return rc;
     if ((rc = exec(ru, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", err, errlen)) <
             0 ||
@@ -554,8 +545,8 @@ static int check_fence(struct rollup *ru, const char *name, int64_t fence, bool 
     bool found = false;
     int rc;
 
-    bind_param(&in[0], MYSQL_TYPE_STRING, (void *)name, &nlen);
-    bind_param(&res, MYSQL_TYPE_LONGLONG, &token, NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_STRING, name, &nlen);
+    ferry_mysql_bind_param(&res, MYSQL_TYPE_LONGLONG, &token, NULL);
     res.is_null = &isnull;
     if ((rc = run_stmt(ru, "add to ferry_fence",
                        "INSERT IGNORE INTO ferry_fence (name, token) VALUES (?, -1)", in, NULL,
@@ -572,8 +563,8 @@ static int check_fence(struct rollup *ru, const char *name, int64_t fence, bool 
     if (found && token == mine)
         return 0;
     *raised = true;
-    bind_param(&in[0], MYSQL_TYPE_LONGLONG, &mine, NULL);
-    bind_param(&in[1], MYSQL_TYPE_STRING, (void *)name, &nlen);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_LONGLONG, &mine, NULL);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_STRING, name, &nlen);
     return run_stmt(ru, "write ferry_fence", "UPDATE ferry_fence SET token = ? WHERE name = ?", in,
                     NULL, NULL, NULL, err, errlen);
 }
@@ -592,8 +583,8 @@ static int read_start(struct rollup *ru, bool *have, int64_t *from, char *err, s
 
     *have = false;
     *from = 0;
-    bind_param(&in, MYSQL_TYPE_STRING, ru->cfg->name, &nlen);
-    bind_param(&res, MYSQL_TYPE_DATETIME, &t, NULL);
+    ferry_mysql_bind_param(&in, MYSQL_TYPE_STRING, ru->cfg->name, &nlen);
+    ferry_mysql_bind_param(&res, MYSQL_TYPE_DATETIME, &t, NULL);
     res.is_null = &isnull;
     if ((rc = run_stmt(ru, "read ferry_rollups",
                        "SELECT done_until FROM ferry_rollups WHERE name = ?", &in, &res, &found,
@@ -620,12 +611,12 @@ static int fill(struct rollup *ru, int64_t from, int64_t to, uint64_t *rows, cha
 
     to_mysql_time(from, &t[0]);
     to_mysql_time(to, &t[1]);
-    bind_param(&in[0], MYSQL_TYPE_DATETIME, &t[0], NULL);
-    bind_param(&in[1], MYSQL_TYPE_DATETIME, &t[1], NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_DATETIME, &t[0], NULL);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_DATETIME, &t[1], NULL);
     if ((rc = run_stmt(ru, "fill", ru->fill_sql, in, NULL, NULL, rows, err, errlen)) < 0)
         return rc;
-    bind_param(&in[0], MYSQL_TYPE_STRING, ru->cfg->name, &nlen);
-    bind_param(&in[1], MYSQL_TYPE_DATETIME, &t[1], NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_STRING, ru->cfg->name, &nlen);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_DATETIME, &t[1], NULL);
     return run_stmt(ru, "write ferry_rollups",
                     "INSERT INTO ferry_rollups (name, done_until) VALUES (?, ?)"
                     " ON DUPLICATE KEY UPDATE done_until = VALUES(done_until)",

@@ -390,10 +390,12 @@ enum ferry_time_format ferry_column_time_format(const struct ferry_column_config
     return c->time_format;
 }
 
+const char *const ferry_column_type_names[] = {"string",   "int",  "float", "bool",
+                                               "datetime", "json", NULL};
+
 const char *ferry_column_type_name(enum ferry_column_type t)
 {
-    static const char *const names[] = {"string", "int", "float", "bool", "datetime", "json"};
-    return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+    return (unsigned)t <= FERRY_COLUMN_JSON ? ferry_column_type_names[t] : "?";
 }
 
 /* ---- the mapping ------------------------------------------------------------------------ */

@@ -30,15 +30,6 @@ int ferry_mysql_row_error(unsigned int e)
            e == ER_CONSTRAINT_FAILED || e == ER_WARN_NULL_TO_NOTNULL;
 }
 
-/* Connection lost, server gone, lock wait or deadlock: worth trying again. */
-static int retryable(unsigned int e)
-{
-    return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
-           e == CR_CONN_HOST_ERROR || e == CR_SERVER_LOST_EXTENDED || e == ER_LOCK_DEADLOCK ||
-           e == ER_LOCK_WAIT_TIMEOUT || e == ER_SERVER_SHUTDOWN || e == CR_COMMANDS_OUT_OF_SYNC ||
-           e == ER_CON_COUNT_ERROR || e == ER_CONNECTION_KILLED;
-}
-
 static void disconnect(struct ferry_sink *s)
 {
     MYSQL_STMT **st[] = {&s->insert1,  &s->insert_n, &s->get_off,
@@ -51,14 +42,6 @@ static void disconnect(struct ferry_sink *s)
     if (s->db)
         mysql_close(s->db);
     s->db = NULL;
-}
-
-int ferry_mysql_db_error(MYSQL *db, MYSQL_STMT *st, const char *who, const char *what, char *err,
-                         size_t errlen)
-{
-    unsigned int e = st ? mysql_stmt_errno(st) : mysql_errno(db);
-    return ferry_seterr(err, errlen, retryable(e) ? FERRY_ERR_RETRY : FERRY_ERR_FATAL,
-                        "mysql %s: %s: %s", who, what, st ? mysql_stmt_error(st) : mysql_error(db));
 }
 
 int ferry_mysql_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, char *err,
@@ -108,7 +91,7 @@ static void add_quoted(struct ferry_buf *b, const char *id)
     add(b, "`");
 }
 
-static int is_key(const struct ferry_worker_config *w, const char *column)
+static int is_key(const struct ferry_mysql_config *w, const char *column)
 {
     for (size_t i = 0; w->mode == FERRY_MYSQL_UPSERT && i < w->key.n; i++)
         if (!strcasecmp(w->key.v[i], column))
@@ -120,7 +103,7 @@ static int is_key(const struct ferry_worker_config *w, const char *column)
  * built once. */
 static int build_sql(struct ferry_sink *s, char *err, size_t errlen)
 {
-    const struct ferry_worker_config *w = s->cfg;
+    const struct ferry_mysql_config *w = s->my;
     struct ferry_buf cols = {0}, upd = {0}, load = {0};
 
     add(&cols, "kafka_topic, kafka_partition, kafka_offset, kafka_ts");
@@ -170,7 +153,7 @@ MYSQL_STMT *ferry_mysql_prepare_insert(struct ferry_sink *s, size_t nrows, char 
     size_t nc = s->rows.ncols;
 
     add(&sql, "INSERT INTO ");
-    add_quoted(&sql, s->cfg->table);
+    add_quoted(&sql, s->my->table);
     add(&sql, " (");
     add(&sql, s->columns_sql);
     add(&sql, ") VALUES ");
@@ -213,7 +196,7 @@ static void column_ddl(struct ferry_buf *b, const struct ferry_column_config *c,
 
 static int create_tables(struct ferry_sink *s, char *err, size_t errlen)
 {
-    const struct ferry_worker_config *w = s->cfg;
+    const struct ferry_mysql_config *w = s->my;
     struct ferry_buf sql = {0};
     int rc;
 
@@ -288,82 +271,11 @@ static int prepare_all(struct ferry_sink *s, char *err, size_t errlen)
     return s->add_off ? 0 : s->db ? FERRY_ERR_FATAL : FERRY_ERR_RETRY;
 }
 
-/* Runs one statement on a connection being set up; closes it on failure. */
-static int setup_exec(MYSQL **db, const char *who, const char *sql, char *err, size_t errlen)
-{
-    if (!mysql_real_query(*db, sql, strlen(sql)))
-        return 0;
-    int rc = ferry_mysql_db_error(*db, NULL, who, sql, err, errlen);
-    mysql_close(*db);
-    *db = NULL;
-    return rc;
-}
-
-/* Refused by the server or the client library for good: wrong credentials, no such database,
- * a TLS setup that cannot work. Anything else (no route, refused, timed out, too many
- * connections, a name that does not resolve now) may pass. */
-static int connect_refused(unsigned int e)
-{
-    return e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR || e == ER_BAD_DB_ERROR ||
-           e == ER_ACCESS_DENIED_NO_PASSWORD_ERROR || e == ER_HOST_NOT_PRIVILEGED ||
-           e == ER_NOT_SUPPORTED_AUTH_MODE || e == CR_SSL_CONNECTION_ERROR ||
-           e == CR_AUTH_PLUGIN_CANNOT_LOAD;
-}
-
-int ferry_mysql_connect(const struct ferry_mysql_config *m, const char *who, unsigned int flags,
-                        MYSQL **out, char *err, size_t errlen)
-{
-    unsigned int timeout = 5, rw_timeout = 60, local_infile = 1;
-    MYSQL *db;
-    int rc;
-
-    *out = NULL;
-    db = mysql_init(NULL);
-    if (!db)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
-    mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
-    mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
-    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (flags & FERRY_MYSQL_LOCAL_INFILE)
-        mysql_options(db, MYSQL_OPT_LOCAL_INFILE, &local_infile);
-    if (m->ssl_ca || m->ssl_cert || m->ssl_key) {
-        my_bool verify = m->ssl_verify_server_cert;
-        if (m->ssl_ca)
-            mysql_options(db, MYSQL_OPT_SSL_CA, m->ssl_ca);
-        if (m->ssl_cert)
-            mysql_options(db, MYSQL_OPT_SSL_CERT, m->ssl_cert);
-        if (m->ssl_key)
-            mysql_options(db, MYSQL_OPT_SSL_KEY, m->ssl_key);
-        /* set either way: the library's own default differs between versions */
-        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    }
-    if (!mysql_real_connect(db, m->socket ? NULL : m->host, m->user, m->password, m->database,
-                            (unsigned int)m->port, m->socket, 0)) {
-        rc = ferry_seterr(err, errlen,
-                          connect_refused(mysql_errno(db)) ? FERRY_ERR_FATAL : FERRY_ERR_RETRY,
-                          "mysql %s: connect %s:%ld: %s", who, m->socket ? m->socket : m->host,
-                          m->port, mysql_error(db));
-        mysql_close(db);
-        return rc;
-    }
-    mysql_autocommit(db, 0);
-    /* strict: the server refuses a value it would otherwise truncate or coerce, so that the
-     * event goes to the dead-letter topic instead of a wrong row */
-    if ((rc = setup_exec(&db, who, "SET time_zone = '+00:00'", err, errlen)) < 0 ||
-        (rc = setup_exec(&db, who,
-                         "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'", err,
-                         errlen)) < 0)
-        return rc;
-    *out = db;
-    return 0;
-}
-
 static int connect_db(struct ferry_sink *s, char *err, size_t errlen)
 {
     /* LOCAL INFILE: the only file ever sent is the batch in memory (see sinks/mysql_rows.c) */
-    int rc = ferry_mysql_connect(&s->cfg->mysql, s->cfg->name, FERRY_MYSQL_LOCAL_INFILE, &s->db,
-                                 err, errlen);
+    int rc = ferry_mysql_connect(&s->my->conn, s->cfg->name, FERRY_MYSQL_LOCAL_INFILE, &s->db, err,
+                                 errlen);
     /* a server that refuses the worker is tried again like one that is down, as it always was:
      * the worker waits while credentials or grants are being fixed */
     if (rc == FERRY_ERR_FATAL)
@@ -400,14 +312,15 @@ static int mysql_open(struct ferry_sink **out, const struct ferry_worker_config 
     if (!s)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mysql: out of memory");
     s->cfg = cfg;
+    s->my = ferry_worker_plugin(cfg);
     s->group = group;
-    s->load_data = cfg->mode == FERRY_MYSQL_INSERT;
-    s->rows.ncols = 4 + (cfg->store_raw ? 1 : 0) + cfg->ncolumns;
+    s->load_data = s->my->mode == FERRY_MYSQL_INSERT;
+    s->rows.ncols = 4 + (s->my->store_raw ? 1 : 0) + s->my->ncolumns;
     s->chunk = FERRY_MYSQL_CHUNK_ROWS;
     if (s->chunk * s->rows.ncols > 65535)
         s->chunk = 65535 / s->rows.ncols;
     s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
-    s->mapping = s->parser ? ferry_mapping_new(cfg->columns, cfg->ncolumns, err, errlen) : NULL;
+    s->mapping = s->parser ? ferry_mapping_new(s->my->columns, s->my->ncolumns, err, errlen) : NULL;
     if (!s->mapping || build_sql(s, err, errlen) < 0 || ferry_mysql_rows_init(s, err, errlen) < 0) {
         destroy(s);
         return FERRY_ERR_FATAL;
@@ -429,17 +342,6 @@ static int ensure_connected(struct ferry_sink *s, char *err, size_t errlen)
 
 /* ---- offsets ---------------------------------------------------------------------------- */
 
-static void bind_param(MYSQL_BIND *b, enum enum_field_types t, const void *v, unsigned long *len)
-{
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = t;
-    b->buffer = (void *)v;
-    if (len) {
-        b->buffer_length = *len;
-        b->length = len;
-    }
-}
-
 /* The stored next offset of (topic, partition), through st: get_off locks the row for this
  * transaction, peek_off reads the last committed value without waiting for anyone's lock.
  * *out is -1 if none (no row, or the row add_offset made); *found says whether a row exists. */
@@ -451,10 +353,10 @@ static int read_offset(struct ferry_sink *s, MYSQL_STMT *st, const char *topic, 
     long long next = -1;
     my_bool isnull = 0;
 
-    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
-    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
-    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
-    bind_param(&res, MYSQL_TYPE_LONGLONG, &next, NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    ferry_mysql_bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    ferry_mysql_bind_param(&res, MYSQL_TYPE_LONGLONG, &next, NULL);
     res.is_null = &isnull;
     if (mysql_stmt_bind_param(st, in) || mysql_stmt_execute(st) ||
         mysql_stmt_bind_result(st, &res) || mysql_stmt_store_result(st))
@@ -483,9 +385,9 @@ static int add_offset(struct ferry_sink *s, const char *topic, int32_t part, cha
     MYSQL_BIND in[3];
     unsigned long glen = strlen(s->group), tlen = strlen(topic);
 
-    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
-    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
-    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    ferry_mysql_bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
     if (mysql_stmt_bind_param(s->add_off, in) || mysql_stmt_execute(s->add_off))
         return ferry_mysql_error(s, s->add_off, "add to ferry_offsets", err, errlen);
     return 0;
@@ -498,10 +400,10 @@ static int put_offset(struct ferry_sink *s, const char *topic, int32_t part, int
     unsigned long glen = strlen(s->group), tlen = strlen(topic);
     long long v = next;
 
-    bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
-    bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
-    bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
-    bind_param(&in[3], MYSQL_TYPE_LONGLONG, &v, NULL);
+    ferry_mysql_bind_param(&in[0], MYSQL_TYPE_STRING, s->group, &glen);
+    ferry_mysql_bind_param(&in[1], MYSQL_TYPE_STRING, topic, &tlen);
+    ferry_mysql_bind_param(&in[2], MYSQL_TYPE_LONG, &part, NULL);
+    ferry_mysql_bind_param(&in[3], MYSQL_TYPE_LONGLONG, &v, NULL);
     if (mysql_stmt_bind_param(s->put_off, in) || mysql_stmt_execute(s->put_off))
         return ferry_mysql_error(s, s->put_off, "write ferry_offsets", err, errlen);
     return 0;
@@ -674,6 +576,7 @@ static void mysql_counters(const struct ferry_sink *s, struct ferry_sink_counter
 
 const struct ferry_sink_ops ferry_sink_mysql = {
     .type = "mysql",
+    .config = &ferry_mysql_section,
     .open = mysql_open,
     .stored_offsets = mysql_stored_offsets,
     .write = mysql_write,

@@ -1,16 +1,18 @@
 /* ferry: the MySQL sink's internals, shared by sinks/mysql.c (connection, tables, offsets,
- * the transaction) and sinks/mysql_rows.c (events to rows, and the ways rows are written).
+ * the transaction), sinks/mysql_rows.c (events to rows, and the ways rows are written) and
+ * sinks/mysql_config.c (its keys and their checks). The connection itself and the settings
+ * are public: include/ferry/mysql.h.
  * Not an API. Everything here belongs to the worker's thread. */
 #ifndef FERRY_SINKS_MYSQL_H
 #define FERRY_SINKS_MYSQL_H
 
-#include <mysql.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ferry/fields.h"
 #include "ferry/mapping.h"
+#include "ferry/mysql.h"
 #include "ferry/sink.h"
 
 /* Rows per multi-row INSERT (fewer when a row has so many columns that 500 rows would pass
@@ -46,6 +48,7 @@ struct ferry_mysql_rows {
 
 struct ferry_sink {
     const struct ferry_worker_config *cfg;
+    const struct ferry_mysql_config *my; /* cfg's own settings (ferry_worker_plugin) */
     const char *group;
     MYSQL *db;
     MYSQL_STMT *insert1;                                /* one row (INSERT, or the upsert) */
@@ -75,23 +78,6 @@ struct ferry_sink {
     uint64_t replayed; /* events skipped as already written, in committed transactions */
 };
 
-/* ferry_mysql_connect's flags */
-#define FERRY_MYSQL_LOCAL_INFILE 1u /* allow LOAD DATA LOCAL (only with an infile handler set) */
-
-/* Opens a connection with ferry's session: 5 s connect and 60 s read/write timeouts, utf8mb4,
- * TLS when m has ssl_ca, ssl_cert or ssl_key, autocommit off, time_zone '+00:00' (DATETIME
- * values are UTC) and sql_mode STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION. `who` (a worker's or
- * a rollup's name) goes into messages. 0 with *out (the caller's; mysql_close), else *out is
- * NULL and: FERRY_ERR_RETRY when the server could not be reached, went away or is busy (too
- * many connections); FERRY_ERR_FATAL when it refused for good (access denied, no such
- * database, TLS failed); FERRY_ERR_NOMEM. Any thread; the connection belongs to the caller's. */
-int ferry_mysql_connect(const struct ferry_mysql_config *m, const char *who, unsigned int flags,
-                        MYSQL **out, char *err, size_t errlen);
-/* The error of the last call on db (or on st when not NULL) as "mysql <who>: <what>: …" in err:
- * FERRY_ERR_RETRY for lost connections, deadlocks and timeouts, else FERRY_ERR_FATAL. After
- * RETRY the connection is not to be used again (close it). */
-int ferry_mysql_db_error(MYSQL *db, MYSQL_STMT *st, const char *who, const char *what, char *err,
-                         size_t errlen);
 /* 1 when a statement failed for its data (a value that does not fit its column, text that is
  * not valid in the column's character set, a failed CHECK, …): rejecting rows helps. */
 int ferry_mysql_row_error(unsigned int e);
@@ -130,5 +116,9 @@ void ferry_mysql_rows_release(struct ferry_sink *s);
  * rejected. 0 (every event written or rejected), or a negative ferry_err for the batch. */
 int ferry_mysql_write_rows(struct ferry_sink *s, const struct ferry_batch *batch, char *err,
                            size_t errlen);
+
+/* The mysql sink (sinks/mysql.c) and its keys (sinks/mysql_config.c). */
+extern const struct ferry_sink_ops ferry_sink_mysql;
+extern const struct ferry_section ferry_mysql_section;
 
 #endif

@@ -39,7 +39,7 @@ static int out_of_memory(struct ferry_sink *s, char *err, size_t errlen)
 int ferry_mysql_rows_init(struct ferry_sink *s, char *err, size_t errlen)
 {
     size_t nb = s->chunk * s->rows.ncols;
-    s->values = calloc(s->cfg->ncolumns ? s->cfg->ncolumns : 1, sizeof(*s->values));
+    s->values = calloc(s->my->ncolumns ? s->my->ncolumns : 1, sizeof(*s->values));
     s->binds = calloc(nb, sizeof(*s->binds));
     s->lens = calloc(nb, sizeof(*s->lens));
     if (!s->values || !s->binds || !s->lens)
@@ -129,7 +129,7 @@ static int stage_fixed(struct ferry_sink *s, struct ferry_mysql_cell *c,
     c[2].i = m->offset;
     if (stage_value(&s->rows, &c[3], &t) < 0)
         return FERRY_ERR_NOMEM;
-    if (s->cfg->store_raw)
+    if (s->my->store_raw)
         c[4] = (struct ferry_mysql_cell){.type = FERRY_COLUMN_STRING,
                                          .p = m->payload ? (const char *)m->payload : "",
                                          .len = m->len};
@@ -164,9 +164,9 @@ static int stage(struct ferry_sink *s, const struct ferry_batch *batch, size_t i
     if (rc < 0 || grow_rows(r) < 0)
         return FERRY_ERR_NOMEM;
     struct ferry_mysql_cell *c = &r->cells[r->n * r->ncols];
-    size_t first = r->ncols - s->cfg->ncolumns;
+    size_t first = r->ncols - s->my->ncolumns;
     rc = stage_fixed(s, c, m, ts);
-    for (size_t i = 0; rc == 0 && i < s->cfg->ncolumns; i++)
+    for (size_t i = 0; rc == 0 && i < s->my->ncolumns; i++)
         rc = stage_value(r, &c[first + i], &s->values[i]);
     if (rc < 0)
         return FERRY_ERR_NOMEM;

@@ -30,6 +30,7 @@
 #include "ferry/fields.h"
 #include "ferry/log.h"
 #include "ferry/sink.h"
+#include "redis.h"
 #include "redis_proto.h"
 
 #define MAX_ARGS  FERRY_REDIS_MAX_ARGS
@@ -37,6 +38,7 @@
 
 struct ferry_sink {
     const struct ferry_worker_config *cfg;
+    const struct ferry_redis_config *rd; /* cfg's own settings (ferry_worker_plugin) */
     const char *group;
     redisContext *rc;
     struct ferry_parser *parser;
@@ -131,8 +133,8 @@ static bool forbidden(const char *name)
  * does not answer COMMAND INFO (renamed, or not allowed to this user) is taken at its word. */
 static int check_commands(struct ferry_sink *s, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < s->cfg->ncommands; i++) {
-        const struct ferry_strv *cmd = &s->cfg->commands[i];
+    for (size_t i = 0; i < s->rd->ncommands; i++) {
+        const struct ferry_strv *cmd = &s->rd->commands[i];
         if (forbidden(cmd->v[0]))
             return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
                                 "redis %s: command %zu: %s cannot be a command template",
@@ -201,7 +203,7 @@ static int migrate_offsets(struct ferry_sink *s, char *err, size_t errlen)
 
 static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
 {
-    const struct ferry_redis_config *c = &s->cfg->redis;
+    const struct ferry_redis_conn_config *c = &s->rd->conn;
     struct timeval tv = {5, 0};
     int rc;
 
@@ -238,9 +240,10 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
     if (!s)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory");
     s->cfg = cfg;
+    s->rd = ferry_worker_plugin(cfg);
     s->group = group;
-    for (size_t i = 0; i < cfg->ncommands; i++) {
-        if (cfg->commands[i].n > MAX_ARGS) {
+    for (size_t i = 0; i < s->rd->ncommands; i++) {
+        if (s->rd->commands[i].n > MAX_ARGS) {
             free(s);
             return ferry_seterr(err, errlen, FERRY_ERR_INVALID,
                                 "redis %s: command %zu has more than %d arguments", cfg->name, i,
@@ -411,8 +414,8 @@ static int append_event(struct ferry_sink *s, const struct ferry_batch *b, size_
         return 0;
     }
     ferry_fields_set_meta(&s->fields, topic, m->partition, m->offset);
-    for (size_t k = 0; k < s->cfg->ncommands; k++) {
-        const struct ferry_strv *cmd = &s->cfg->commands[k];
+    for (size_t k = 0; k < s->rd->ncommands; k++) {
+        const struct ferry_strv *cmd = &s->rd->commands[k];
         int rc = 0;
         rc = ferry_redis_expand(cmd, &s->fields, &s->arena, offs, lens, perr, sizeof(perr));
         if (rc == FERRY_ERR_NOMEM)
@@ -549,7 +552,7 @@ static void report_refused(struct ferry_sink *s)
         s->command_errors++;
         ferry_warn("redis", "%s: %s [%d] offset %lld: Redis refused command %s: %s: left out",
                    s->cfg->name, rd_kafka_topic_name(q->m->rkt), q->m->partition,
-                   (long long)q->m->offset, s->cfg->commands[q->k].v[0], s->refused[i].why);
+                   (long long)q->m->offset, s->rd->commands[q->k].v[0], s->refused[i].why);
     }
 }
 
@@ -722,7 +725,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
     for (size_t i = 0; i < batch->n; i++) {
         const rd_kafka_message_t *m = batch->msgs[i];
         if (m->offset < part_of(s, m)->stored) { /* applied before */
-            s->skipped_applied += s->cfg->ncommands;
+            s->skipped_applied += s->rd->ncommands;
             continue;
         }
         int n = append_event(s, batch, i);
@@ -815,13 +818,14 @@ static void redis_counters(const struct ferry_sink *s, struct ferry_sink_counter
 {
     *out = (struct ferry_sink_counters){
         /* replayed counts commands: the metric counts events */
-        .replayed = s->cfg->ncommands ? s->replayed / (uint64_t)s->cfg->ncommands : 0,
+        .replayed = s->rd->ncommands ? s->replayed / (uint64_t)s->rd->ncommands : 0,
         .conflicts = s->conflicts,
         .refused = s->command_errors};
 }
 
 const struct ferry_sink_ops ferry_sink_redis = {
     .type = "redis",
+    .config = &ferry_redis_section,
     .open = redis_open,
     .stored_offsets = redis_stored_offsets,
     .write = redis_write,

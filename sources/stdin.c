@@ -151,8 +151,16 @@ static void stdin_close(struct ferry_source *s)
     free(s);
 }
 
+static const struct ferry_key stdin_keys[] = {{0}}; /* none of its own */
+static const struct ferry_section stdin_section = {
+    .keys = stdin_keys,
+    .doc = "Reads standard input (a pipe) until it ends, then exits once Kafka acknowledged "
+           "every line",
+};
+
 const struct ferry_source_ops ferry_source_stdin = {
     .type = "stdin",
+    .config = &stdin_section,
     .open = stdin_open,
     .poll = stdin_poll,
     .acked = stdin_acked,

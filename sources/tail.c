@@ -292,7 +292,7 @@ static int poll_file(struct ferry_source *s, struct tail_file *f, int64_t now)
 static int maybe_close(struct ferry_source *s, struct tail_file *f, int64_t now)
 {
     if ((f->state != TF_DETACHED && f->state != TF_ORPHAN) ||
-        (f->redo > 0 && f->state == TF_DETACHED) || now - f->last_growth < s->cfg->rotate_wait_ms)
+        (f->redo > 0 && f->state == TF_DETACHED) || now - f->last_growth < s->tc->rotate_wait_ms)
         return 0; /* (an event to send again is read from the file) */
     s->cur = f;
     int rc = ferry_framer_finish(&f->fr, on_frame, s);
@@ -606,6 +606,7 @@ static int tail_open(struct ferry_source **out, const struct ferry_source_config
     if (!s)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "tail %s: out of memory", cfg->name);
     s->cfg = cfg;
+    s->tc = ferry_source_plugin(cfg);
     s->ino_fd = -1;
     rc = ferry_framer_cfg_init(&s->fcfg, cfg, err, errlen);
     if (rc < 0) {
@@ -642,8 +643,57 @@ fail:
     return rc;
 }
 
+/* ---- configuration ---------------------------------------------------------------------- */
+
+/* `paths` is required, and says so in the words of a missing shared key; it needs a pattern. */
+static void check_tail(struct ferry_schema_ctx *c, void *obj, const struct ferry_node *map,
+                       const char *path)
+{
+    const struct ferry_tail_config *t = obj;
+    int line, col;
+    if (!ferry_node_get(map, "paths")) {
+        ferry_diags_add(c->d, map->line, map->col, "%s: missing required key 'paths'", path);
+    } else if (t->paths.v && t->paths.n == 0) {
+        ferry_schema_pos_of(map, "paths", &line, &col);
+        ferry_diags_add(c->d, line, col, "%s.paths: needs at least one pattern", path);
+    }
+}
+
+static const char *const start_names[] = {"beginning", "end", NULL};
+
+#define TAIL struct ferry_tail_config
+static const struct ferry_key tail_keys[] = {
+    {FERRY_KEY_STRLIST("paths", TAIL, paths,
+                       "glob patterns of files to follow (required); symbolic links are "
+                       "followed; new files are found at once through inotify and by a rescan "
+                       "every `refresh_ms`")},
+    {FERRY_KEY_STRLIST("exclude", TAIL, exclude,
+                       "glob patterns of files to leave alone, matched against the full path")},
+    {FERRY_KEY_ENUM("start_at", TAIL, start_at, "beginning", start_names,
+                    "where to start in the files present when the source starts for the first "
+                    "time (no checkpoint yet): `beginning` or `end`; files that appear later, "
+                    "also while ferry was stopped, are read from their beginning, and a file "
+                    "with a checkpoint resumes there")},
+    {FERRY_KEY_INT("rotate_wait_ms", TAIL, rotate_wait_ms, "5000", 0, 3600000,
+                   "a file renamed away from `paths`, deleted, or truncated by copytruncate is "
+                   "still read to its end until it has not grown for this long, then closed")},
+    {FERRY_KEY_INT("refresh_ms", TAIL, refresh_ms, "1000", 10, 3600000,
+                   "how often the glob patterns are expanded again to find new files")},
+    {0},
+};
+#undef TAIL
+
+static const struct ferry_section tail_section = {
+    .keys = tail_keys,
+    .size = sizeof(struct ferry_tail_config),
+    .check = check_tail,
+    .doc = "Follows the files named by `paths`, through renames and truncations, and keeps "
+           "their positions in `state_dir`",
+};
+
 const struct ferry_source_ops ferry_source_tail = {
     .type = "tail",
+    .config = &tail_section,
     .open = tail_open,
     .poll = tail_poll,
     .acked = tail_acked,

@@ -62,8 +62,21 @@ struct tail_watch {
     char *dir;
 };
 
+enum ferry_start_at { FERRY_START_BEGINNING, FERRY_START_END };
+
+/* A tail source's own settings (ferry_source_plugin of a source of type tail; its keys are in
+ * sources/tail.c). */
+struct ferry_tail_config {
+    struct ferry_strv paths;   /* glob patterns */
+    struct ferry_strv exclude; /* glob patterns matched against the full path */
+    enum ferry_start_at start_at;
+    long rotate_wait_ms;
+    long refresh_ms;
+};
+
 struct ferry_source {
     const struct ferry_source_config *cfg;
+    const struct ferry_tail_config *tc; /* cfg's own settings */
     struct ferry_framer_cfg fcfg;
     char *cp_path;
     bool had_checkpoint;            /* a checkpoint file existed at open: start_at is moot */

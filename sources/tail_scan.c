@@ -71,7 +71,7 @@ static void warn_once(struct ferry_source *s, const char *path, const char *why)
     }
 }
 
-static bool excluded(const struct ferry_source_config *cfg, const char *path)
+static bool excluded(const struct ferry_tail_config *cfg, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -257,7 +257,7 @@ static void decide(struct ferry_source *s, struct tail_file *x, int64_t now)
         start(s, x, off, "");
         return;
     }
-    bool at_end = x->at_start && s->cfg->start_at == FERRY_START_END && !s->had_checkpoint;
+    bool at_end = x->at_start && s->tc->start_at == FERRY_START_END && !s->had_checkpoint;
     start(s, x, at_end ? size : 0, at_end ? " (its end: start_at)" : "");
 }
 
@@ -383,7 +383,7 @@ static void expand(struct ferry_source *s, const char *pattern, int64_t now)
     if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
         for (size_t j = 0; j < g.gl_pathc; j++) {
             const char *p = g.gl_pathv[j];
-            if (excluded(s->cfg, p))
+            if (excluded(s->tc, p))
                 continue;
             consider(s, p, now);
             const char *slash = strrchr(p, '/');
@@ -402,8 +402,8 @@ void ferry_tail_scan(struct ferry_source *s, int64_t now)
     for (size_t i = 0; i < s->nfiles; i++)
         if (s->files[i])
             s->files[i]->seen = false;
-    for (size_t i = 0; i < s->cfg->paths.n; i++)
-        expand(s, s->cfg->paths.v[i], now);
+    for (size_t i = 0; i < s->tc->paths.n; i++)
+        expand(s, s->tc->paths.v[i], now);
     for (size_t i = 0; i < s->nfiles; i++) {
         struct tail_file *f = s->files[i];
         if (f && f->state == TF_LIVE && !f->seen) {
@@ -419,7 +419,7 @@ void ferry_tail_scan(struct ferry_source *s, int64_t now)
     ferry_tail_classify(s, now);
     s->first_scan_done = true;
     s->scan_now = false;
-    s->next_scan = now + s->cfg->refresh_ms;
+    s->next_scan = now + s->tc->refresh_ms;
 }
 
 void ferry_tail_watch_init(struct ferry_source *s)

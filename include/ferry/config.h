@@ -2,7 +2,8 @@
  *
  * Loading happens in two steps. The YAML text is parsed into a tree of ferry_node that keeps
  * the line and column of every scalar, sequence and mapping. The tree is then checked against
- * the key tables of each section (config/schema.c) and copied into the typed structs below.
+ * the key tables of each section (config/schema_tables.c, and each plugin's own: see
+ * include/ferry/schema.h) and copied into the typed structs below.
  * Every problem found is reported, not just the first, as "file:line:column: message".
  *
  * A struct ferry_config is never modified after ferry_config_load returns: a reload builds a
@@ -81,10 +82,7 @@ struct ferry_kvs {
 };
 
 enum ferry_acks { FERRY_ACKS_NONE, FERRY_ACKS_LEADER, FERRY_ACKS_ALL };
-enum ferry_start_at { FERRY_START_BEGINNING, FERRY_START_END };
-enum ferry_source_type { FERRY_SOURCE_TAIL, FERRY_SOURCE_STDIN };
 enum ferry_long_lines { FERRY_LONG_TRUNCATE, FERRY_LONG_SPLIT };
-enum ferry_sink_type { FERRY_SINK_MYSQL, FERRY_SINK_REDIS };
 enum ferry_format {
     FERRY_FORMAT_RAW,
     FERRY_FORMAT_JSON,
@@ -129,109 +127,53 @@ struct ferry_partitioning_config {
     long partition; /* mode EXPLICIT or fallback EXPLICIT; -1 when not given */
 };
 
+/* agent.sources[]: what the agent needs of every source (name, topic, delivery, partitioning)
+ * and the line framing every source's events go through (sources/framer.c). The rest is the
+ * source plugin's own (ferry_source_plugin). */
 struct ferry_source_config {
     char *name;
-    enum ferry_source_type type;
-    struct ferry_strv paths;   /* glob patterns */
-    struct ferry_strv exclude; /* glob patterns matched against the full path */
-    enum ferry_start_at start_at;
+    char *type; /* a registered source's name (validated; see sources/registry.c) */
     long max_line_bytes;
     enum ferry_long_lines long_lines;
     long partial_flush_ms; /* 0: never */
-    long rotate_wait_ms;
-    long refresh_ms;
-    char *ml_start;    /* multiline.start: PCRE2 pattern, or NULL */
-    char *ml_continue; /* multiline.continue: PCRE2 pattern, or NULL */
+    char *ml_start;        /* multiline.start: PCRE2 pattern, or NULL */
+    char *ml_continue;     /* multiline.continue: PCRE2 pattern, or NULL */
     long ml_max_lines;
     long ml_flush_ms;
     char *topic;
     enum ferry_acks acks;
     struct ferry_partitioning_config partitioning;
     bool headers; /* provenance headers ferry.host, ferry.path, ferry.offset */
+    void *plugin; /* the plugin's own settings, as its key table declares them; owned */
 };
 
-struct ferry_mysql_config {
-    char *host;
-    long port;
-    char *user;
-    char *password; /* from `password`, or from the variable named by `password_env` */
-    char *password_env;
-    char *database;
-    char *socket;
-    /* TLS: with any of ssl_ca, ssl_cert and ssl_key (paths) the connection uses TLS;
-     * ssl_cert and ssl_key come together (validated) */
-    char *ssl_ca, *ssl_cert, *ssl_key;
-    bool ssl_verify_server_cert; /* defaults to true when ssl_ca is set; needs ssl_ca */
-};
+/* The source plugin's own settings: the struct its key table fills (sources/tail.c: struct
+ * ferry_tail_config). Valid as long as the config. */
+static inline const void *ferry_source_plugin(const struct ferry_source_config *s)
+{
+    return s->plugin;
+}
 
-/* sinks.workers[].columns: the type a column's value is converted to, from a field's text. */
-enum ferry_column_type {
-    FERRY_COLUMN_STRING,
-    FERRY_COLUMN_INT,      /* 64-bit signed */
-    FERRY_COLUMN_FLOAT,    /* IEEE double */
-    FERRY_COLUMN_BOOL,     /* true/false, 1/0, yes/no */
-    FERRY_COLUMN_DATETIME, /* a point in time, kept to the millisecond, in UTC */
-    FERRY_COLUMN_JSON      /* any JSON value */
-};
-/* How a datetime column reads its field. */
-enum ferry_time_format {
-    FERRY_TIME_AUTO,     /* ISO 8601 or access-log time, told apart by their shape */
-    FERRY_TIME_ISO8601,  /* 2026-11-25T18:31:41.123+01:00 */
-    FERRY_TIME_CLF,      /* 25/Nov/2026:18:31:41 +0100 */
-    FERRY_TIME_EPOCH_S,  /* seconds since 1970-01-01 UTC, with an optional fraction */
-    FERRY_TIME_EPOCH_MS, /* milliseconds since 1970-01-01 UTC */
-    /* not a configuration value: `auto` for a column reading field `ts`, which is the event's
-     * own field when it has one (a date and time) and else the metadata (milliseconds) */
-    FERRY_TIME_AUTO_OR_MS,
-};
-enum ferry_mysql_mode {
-    FERRY_MYSQL_INSERT, /* one row per event */
-    FERRY_MYSQL_UPSERT  /* one row per key: INSERT … ON DUPLICATE KEY UPDATE */
-};
-
-struct ferry_column_config {
-    char *name;  /* the column: a valid MySQL identifier, not one of ferry's own */
-    char *field; /* the field its value comes from; defaults to the column's name */
-    enum ferry_column_type type;
-    enum ferry_time_format time_format; /* datetime columns only */
-    char *def;   /* `default`: text converted like a field's value when the field is missing;
-                    NULL: none (validated: it converts) */
-    bool null;   /* a missing field without a default is NULL (true) or a reject (false);
-                    always false for the columns of an upsert key */
-    long length; /* string columns: VARCHAR(length) when ferry creates the table; 0: TEXT */
-};
-
-struct ferry_redis_config {
-    char *host;
-    long port;
-    char *user; /* an ACL user (Redis 6): AUTH user password; needs a password (validated) */
-    char *password;
-    char *password_env;
-    long db;
-};
-
+/* sinks.workers[]: what the worker runtime needs of every worker (name, topics, batching) and
+ * how events become fields (format, pattern: sinks/fields.c). The rest is the sink plugin's
+ * own (ferry_worker_plugin). */
 struct ferry_worker_config {
     char *name;
-    enum ferry_sink_type type;
+    char *type; /* a registered sink's name (validated; see sinks/registry.c) */
     struct ferry_strv topics;
     enum ferry_format format;
     char *pattern; /* format REGEX: a PCRE2 pattern with named groups (validated); else NULL */
     long batch_max_rows;
     long batch_max_ms;
-    /* mysql */
-    struct ferry_mysql_config mysql;
-    char *table;
-    bool create_table;
-    struct ferry_column_config *columns; /* in the order written */
-    size_t ncolumns;
-    enum ferry_mysql_mode mode;
-    struct ferry_strv key; /* mode UPSERT: the columns of the table's unique key */
-    bool store_raw;        /* `raw`: the event's text goes to column raw */
-    /* redis */
-    struct ferry_redis_config redis;
-    struct ferry_strv *commands; /* each: the argv template of one command */
-    size_t ncommands;
+    void *plugin; /* the plugin's own settings, as its key table declares them; owned */
 };
+
+/* The sink plugin's own settings: the struct its key table fills (sinks/mysql_config.c:
+ * struct ferry_mysql_config). Valid as long as the config. */
+static inline const void *ferry_worker_plugin(const struct ferry_worker_config *w)
+{
+    return w->plugin;
+}
 
 /* coordination: where the configuration overlay, the leader election and the member list live. */
 struct ferry_coordination_config {
@@ -264,9 +206,9 @@ struct ferry_measure_config {
 enum ferry_rollup_window { FERRY_WINDOW_MINUTE, FERRY_WINDOW_HOUR, FERRY_WINDOW_DAY };
 
 /* A summary table the sinks' leader fills from a mysql worker's table, one row per closed time
- * window and group. Validated: `worker` names a mysql worker; time_column is one of its
- * datetime columns; group_by and every measure's column are columns of its table (its own
- * `columns`, or kafka_topic / kafka_partition); every name is a valid identifier. */
+ * window and group. Validated (config/schema_coord.c): `worker` names a mysql worker; time_column
+ * is one of its datetime columns; group_by and every measure's column are columns of its table (its
+ * own `columns`, or kafka_topic / kafka_partition); every name is a valid identifier. */
 struct ferry_rollup_config {
     char *name;
     char *worker;      /* the mysql worker whose connection and table are used */

@@ -27,6 +27,38 @@
 #include "ferry/config.h"
 #include "ferry/fields.h"
 
+/* sinks.workers[].columns: the type a column's value is converted to, from a field's text. */
+enum ferry_column_type {
+    FERRY_COLUMN_STRING,
+    FERRY_COLUMN_INT,      /* 64-bit signed */
+    FERRY_COLUMN_FLOAT,    /* IEEE double */
+    FERRY_COLUMN_BOOL,     /* true/false, 1/0, yes/no */
+    FERRY_COLUMN_DATETIME, /* a point in time, kept to the millisecond, in UTC */
+    FERRY_COLUMN_JSON      /* any JSON value */
+};
+/* How a datetime column reads its field. */
+enum ferry_time_format {
+    FERRY_TIME_AUTO,     /* ISO 8601 or access-log time, told apart by their shape */
+    FERRY_TIME_ISO8601,  /* 2026-11-25T18:31:41.123+01:00 */
+    FERRY_TIME_CLF,      /* 25/Nov/2026:18:31:41 +0100 */
+    FERRY_TIME_EPOCH_S,  /* seconds since 1970-01-01 UTC, with an optional fraction */
+    FERRY_TIME_EPOCH_MS, /* milliseconds since 1970-01-01 UTC */
+    /* not a configuration value: `auto` for a column reading field `ts`, which is the event's
+     * own field when it has one (a date and time) and else the metadata (milliseconds) */
+    FERRY_TIME_AUTO_OR_MS,
+};
+struct ferry_column_config {
+    char *name;  /* the column: a valid MySQL identifier, not one of ferry's own */
+    char *field; /* the field its value comes from; defaults to the column's name */
+    enum ferry_column_type type;
+    enum ferry_time_format time_format; /* datetime columns only */
+    char *def;   /* `default`: text converted like a field's value when the field is missing;
+                    NULL: none (validated: it converts) */
+    bool null;   /* a missing field without a default is NULL (true) or a reject (false);
+                    always false for the columns of an upsert key */
+    long length; /* string columns: VARCHAR(length) when ferry creates the table; 0: TEXT */
+};
+
 struct ferry_value {
     bool null;
     enum ferry_column_type type;
@@ -58,6 +90,8 @@ enum ferry_time_format ferry_column_time_format(const struct ferry_column_config
 
 /* "string", "int", "float", "bool", "datetime" or "json". */
 const char *ferry_column_type_name(enum ferry_column_type t);
+/* The same names by enum value, NULL-terminated (a key table's enum). */
+extern const char *const ferry_column_type_names[];
 
 struct ferry_mapping;
 

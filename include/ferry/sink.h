@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ferry/config.h"
+#include "ferry/schema.h"
 
 /* An event (one of the batch's msgs) the sink cannot write as it is (it does not parse, a value
  * does not convert, the server refuses the row): the worker sends it, unchanged, to the dead-letter
@@ -44,7 +45,11 @@ struct ferry_sink_counters {
 };
 
 struct ferry_sink_ops {
-    const char *type;
+    const char *type; /* what `type` selects it by */
+    /* Its own keys, written in the worker's mapping next to the shared ones; the schema
+     * engine loads them into a struct of config->size bytes that open() finds with
+     * ferry_worker_plugin(cfg) (see include/ferry/schema.h). */
+    const struct ferry_section *config;
     /* Connects and prepares (creates tables when configured). `group` is the consumer group
      * the offsets belong to. cfg and group are borrowed and outlive the sink. Returns 0, or
      * FERRY_ERR_RETRY when the server is unreachable (the worker tries again later). */
@@ -77,10 +82,10 @@ struct ferry_sink_ops {
     void (*close)(struct ferry_sink *sink);
 };
 
-/* The sink implementation for `type`; never NULL for a valid enum. */
-const struct ferry_sink_ops *ferry_sink_lookup(enum ferry_sink_type type);
-
-extern const struct ferry_sink_ops ferry_sink_mysql;
-extern const struct ferry_sink_ops ferry_sink_redis;
+/* The sink whose type is `type` (sinks/registry.c), or NULL; never NULL for the type of a
+ * validated worker. */
+const struct ferry_sink_ops *ferry_sink_lookup(const char *type);
+/* The same table, as the schema engine reads it (the `type` of sinks.workers[]). */
+extern const struct ferry_plugins ferry_sink_plugins;
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ferry/config.h"
+#include "ferry/schema.h"
 
 struct ferry_event {
     const char *data; /* borrowed: valid until the emitter returns */
@@ -40,7 +41,11 @@ struct ferry_emit {
 struct ferry_source; /* each implementation defines its own */
 
 struct ferry_source_ops {
-    const char *type;
+    const char *type; /* what `type` selects it by */
+    /* Its own keys, written in the source's mapping next to the shared ones; the schema
+     * engine loads them into a struct of config->size bytes that open() finds with
+     * ferry_source_plugin(cfg) (see include/ferry/schema.h). */
+    const struct ferry_section *config;
     /* Creates the source; cfg and state_dir are borrowed and outlive it. */
     int (*open)(struct ferry_source **out, const struct ferry_source_config *cfg,
                 const char *state_dir, char *err, size_t errlen);
@@ -64,10 +69,10 @@ struct ferry_source_ops {
     void (*close)(struct ferry_source *src);
 };
 
-/* The source implementation for `type`, or NULL. */
-const struct ferry_source_ops *ferry_source_lookup(enum ferry_source_type type);
-
-extern const struct ferry_source_ops ferry_source_tail;  /* sources/tail.c */
-extern const struct ferry_source_ops ferry_source_stdin; /* sources/stdin.c */
+/* The source whose type is `type` (sources/registry.c), or NULL; never NULL for the type of
+ * a validated source. */
+const struct ferry_source_ops *ferry_source_lookup(const char *type);
+/* The same table, as the schema engine reads it (the `type` of agent.sources[]). */
+extern const struct ferry_plugins ferry_source_plugins;
 
 #endif

@@ -1,4 +1,5 @@
-/* Unit tests for the configuration loader and validator (config/yaml.c, config/schema.c).
+/* Unit tests for the configuration loader and validator (config/yaml.c, config/schema_*.c, and
+ * the plugins' own key tables).
  *
  * A broken document must produce every problem, in document order, as "file:line:col:
  * message". Each bad-document test compares the whole formatted output, one diagnostic per
@@ -14,10 +15,36 @@
 
 #include <cmocka.h>
 
+#include "../../sinks/redis.h"
+#include "../../sources/tail.h"
 #include "ferry/config.h"
 #include "ferry/err.h"
+#include "ferry/mysql.h"
 
 #define NAME "ferry.yaml"
+
+/* The first line of most documents below: the one section every document needs. The line
+ * numbers of their expected diagnostics count it as line 1. */
+#define PREAMBLE "kafka: {brokers: \"k1:9092\"}\n"
+
+/* A worker's or a source's own settings, of the type the test expects. */
+static const struct ferry_mysql_config *my(const struct ferry_worker_config *w)
+{
+    assert_string_equal(w->type, "mysql");
+    return ferry_mysql_worker(w);
+}
+
+static const struct ferry_redis_config *rd(const struct ferry_worker_config *w)
+{
+    assert_string_equal(w->type, "redis");
+    return ferry_worker_plugin(w);
+}
+
+static const struct ferry_tail_config *tl(const struct ferry_source_config *s)
+{
+    assert_string_equal(s->type, "tail");
+    return ferry_source_plugin(s);
+}
 
 /* Every diagnostic of d, formatted, each followed by a newline. Caller frees. */
 static char *all_diags(const struct ferry_diags *d)
@@ -114,24 +141,21 @@ static void unknown_key_with_hint(void **state)
 static void unknown_key_without_hint(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "logging: debug\n",
-                 NAME ":2:1: unknown key 'logging'\n");
+    expect_diags(PREAMBLE "logging: debug\n", NAME ":2:1: unknown key 'logging'\n");
 }
 
 static void unknown_key_in_nested_section(void **state)
 {
     (void)state;
     expect_diags(
-        "kafka: {brokers: \"k1:9092\"}\n"
-        "sinks:\n"
-        "  workers:\n"
-        "    - name: hits\n"
-        "      type: redis\n"
-        "      topics: [web]\n"
-        "      redis: {host: cache}\n"
-        "      commands: [[INCR, \"hits\"]]\n"
-        "      batch: {max_row: 10}\n",
+        PREAMBLE "sinks:\n"
+                 "  workers:\n"
+                 "    - name: hits\n"
+                 "      type: redis\n"
+                 "      topics: [web]\n"
+                 "      redis: {host: cache}\n"
+                 "      commands: [[INCR, \"hits\"]]\n"
+                 "      batch: {max_row: 10}\n",
         NAME ":9:15: sinks.workers[0].batch: unknown key 'max_row' (did you mean 'max_rows'?)\n");
 }
 
@@ -139,18 +163,16 @@ static void unknown_key_hint_distance(void **state)
 {
     (void)state;
     /* two edits away still gets a hint; three edits away does not */
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - name: web\n"
-                 "      paths: [/var/log/web.log]\n"
-                 "      topci: web\n"
-                 "      xcks: all\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - name: web\n"
+                          "      paths: [/var/log/web.log]\n"
+                          "      topci: web\n"
+                          "      xcks: all\n",
                  NAME ":4:7: agent.sources[0]: missing required key 'topic'\n" NAME
                       ":6:7: agent.sources[0]: unknown key 'topci' (did you mean 'topic'?)\n" NAME
                       ":7:7: agent.sources[0]: unknown key 'xcks' (did you mean 'acks'?)\n");
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent: {stat_dirr: /tmp, sate_dri: /tmp}\n",
+    expect_diags(PREAMBLE "agent: {stat_dirr: /tmp, sate_dri: /tmp}\n",
                  NAME ":2:9: agent: unknown key 'stat_dirr' (did you mean 'state_dir'?)\n" NAME
                       ":2:26: agent: unknown key 'sate_dri'\n");
 }
@@ -158,24 +180,22 @@ static void unknown_key_hint_distance(void **state)
 static void string_where_integer(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  checkpoint_ms: often\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  checkpoint_ms: often\n",
                  NAME ":3:18: agent.checkpoint_ms: expected an integer, got 'often'\n");
 }
 
 static void integer_syntax(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: cache\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {port: 0x18eb, db: 1.5}\n"
-                 "      commands: [[INCR, hits]]\n"
-                 "      batch: {max_rows: 99999999999999999999}\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {port: 0x18eb, db: 1.5}\n"
+                          "      commands: [[INCR, hits]]\n"
+                          "      batch: {max_rows: 99999999999999999999}\n",
                  NAME ":7:21: sinks.workers[0].redis.port: expected an integer, got '0x18eb'\n" NAME
                       ":7:33: sinks.workers[0].redis.db: expected an integer, got '1.5'\n" NAME
                       ":9:25: sinks.workers[0].batch.max_rows: 99999999999999999999 is out of "
@@ -190,22 +210,20 @@ static void integer_syntax(void **state)
 static void mapping_where_list(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - name: web\n"
-                 "      paths: {glob: /var/log/*.log}\n"
-                 "      topic: web\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - name: web\n"
+                          "      paths: {glob: /var/log/*.log}\n"
+                          "      topic: web\n",
                  NAME ":5:14: agent.sources[0].paths: expected a list of strings, got a mapping\n");
 }
 
 static void mapping_where_list_of_mappings(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    name: web\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    name: web\n",
                  NAME ":4:5: agent.sources: expected a list, got a mapping\n");
 }
 
@@ -222,11 +240,10 @@ static void list_where_string_or_mapping(void **state)
 static void list_item_not_a_mapping(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - web\n"
-                 "    - [a, b]\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - web\n"
+                          "    - [a, b]\n",
                  NAME ":4:7: agent.sources[0]: expected a mapping, got a scalar\n" NAME
                       ":5:7: agent.sources[1]: expected a mapping, got a list\n");
 }
@@ -254,15 +271,14 @@ static void non_scalar_values(void **state)
 static void bad_boolean(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: web\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: hits\n"
-                 "      create_table: maybe\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: web\n"
+                          "      mysql: {user: ferry, database: logs}\n"
+                          "      table: hits\n"
+                          "      create_table: maybe\n",
                  NAME
                  ":9:21: sinks.workers[0].create_table: expected true or false, got 'maybe'\n");
 }
@@ -271,36 +287,36 @@ static void bad_source_enums(void **state)
 {
     (void)state;
     expect_diags(
-        "kafka: {brokers: \"k1:9092\"}\n"
-        "agent:\n"
-        "  sources:\n"
-        "    - name: web\n"
-        "      paths: [/var/log/web.log]\n"
-        "      topic: web\n"
-        "      acks: 2\n"
-        "      start_at: middle\n"
-        "      type: journald\n",
-        NAME
-        ":7:13: agent.sources[0].acks: invalid value '2' (expected one of: 0, 1, all)\n" NAME
-        ":8:17: agent.sources[0].start_at: invalid value 'middle' (expected one of: "
-        "beginning, end)\n" NAME
-        ":9:13: agent.sources[0].type: invalid value 'journald' (expected one of: tail, stdin)\n");
+        PREAMBLE "agent:\n"
+                 "  sources:\n"
+                 "    - name: web\n"
+                 "      paths: [/var/log/web.log]\n"
+                 "      topic: web\n"
+                 "      acks: 2\n"
+                 "      start_at: middle\n"
+                 "    - name: api\n"
+                 "      topic: api\n"
+                 "      type: journald\n",
+        NAME ":7:13: agent.sources[0].acks: invalid value '2' (expected one of: 0, 1, all)\n" NAME
+             ":8:17: agent.sources[0].start_at: invalid value 'middle' (expected one of: "
+             "beginning, end)\n" NAME
+             ":11:13: agent.sources[1].type: invalid value 'journald' (expected one of: tail, "
+             "stdin)\n");
 }
 
 static void bad_worker_enums(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: postgres\n"
-                 "      topics: [web]\n"
-                 "      format: csv\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: hits\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: postgres\n"
+                          "      topics: [web]\n"
+                          "      format: csv\n"
+                          "      mysql: {user: ferry, database: logs}\n"
+                          "      table: hits\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'postgres' (expected one of: "
-                      "mysql, redis)\n" NAME
+                      "mysql, redis, stdout)\n" NAME
                       ":7:15: sinks.workers[0].format: invalid value 'csv' (expected one of: raw, "
                       "json, combined, regex)\n");
 }
@@ -308,14 +324,13 @@ static void bad_worker_enums(void **state)
 static void missing_required_keys(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - name: web\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      topics: [web]\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - name: web\n"
+                          "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      topics: [web]\n",
                  NAME ":4:7: agent.sources[0]: missing required key 'topic'\n" NAME
                       ":4:7: agent.sources[0]: missing required key 'paths'\n" NAME
                       ":7:7: sinks.workers[0]: missing required key 'type'\n");
@@ -338,13 +353,12 @@ static void missing_kafka(void **state)
 static void mysql_worker_needs(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {host: db1}\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: [web]\n"
+                          "      mysql: {host: db1}\n",
                  NAME ":4:7: sinks.workers[0]: a mysql worker needs 'table'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'user'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'database'\n");
@@ -353,14 +367,13 @@ static void mysql_worker_needs(void **state)
 static void mysql_section_empty(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql:\n"
-                 "      table: hits\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: [web]\n"
+                          "      mysql:\n"
+                          "      table: hits\n",
                  NAME ":7:13: sinks.workers[0].mysql: is empty (needs 'user' and 'database')\n");
 }
 
@@ -368,32 +381,30 @@ static void invalid_worker_type_only(void **state)
 {
     (void)state;
     /* nothing type-specific is said about a worker whose type is wrong; the rest still is */
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: cache\n"
-                 "      type: rediss\n"
-                 "      topics: []\n"
-                 "      redis: {host: cache}\n"
-                 "      commands: [[INCR, hits]]\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: rediss\n"
+                          "      topics: []\n"
+                          "      redis: {host: cache}\n"
+                          "      commands: [[INCR, hits]]\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'rediss' (expected one of: "
-                      "mysql, redis)\n" NAME
+                      "mysql, redis, stdout)\n" NAME
                       ":6:15: sinks.workers[0].topics: needs at least one topic\n");
 }
 
 static void redis_worker_needs_and_foreign_keys(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - {name: web/access, paths: /var/log/a.log, topic: a}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: cache\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      table: hits\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - {name: web/access, paths: /var/log/a.log, topic: a}\n"
+                          "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      table: hits\n",
                  NAME ":4:14: agent.sources[0].name: must be non-empty and contain no '/'\n" NAME
                       ":7:7: sinks.workers[0]: a redis worker needs 'redis'\n" NAME
                       ":7:7: sinks.workers[0]: a redis worker needs 'commands'\n" NAME
@@ -403,30 +414,28 @@ static void redis_worker_needs_and_foreign_keys(void **state)
 static void duplicate_source_names(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "agent:\n"
-                 "  sources:\n"
-                 "    - {name: web, paths: /var/log/a.log, topic: a}\n"
-                 "    - {name: web, paths: /var/log/b.log, topic: b}\n",
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - {name: web, paths: /var/log/a.log, topic: a}\n"
+                          "    - {name: web, paths: /var/log/b.log, topic: b}\n",
                  NAME ":5:14: agent.sources[1].name: duplicate source name 'web'\n");
 }
 
 static void duplicate_worker_names(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: counts\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {}\n"
-                 "      commands: [[INCR, hits]]\n"
-                 "    - name: counts\n"
-                 "      type: redis\n"
-                 "      topics: [api]\n"
-                 "      redis: {}\n"
-                 "      commands: [[INCR, api_hits]]\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: counts\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {}\n"
+                          "      commands: [[INCR, hits]]\n"
+                          "    - name: counts\n"
+                          "      type: redis\n"
+                          "      topics: [api]\n"
+                          "      redis: {}\n"
+                          "      commands: [[INCR, api_hits]]\n",
                  NAME ":9:13: sinks.workers[1].name: duplicate worker name 'counts'\n");
 }
 
@@ -519,18 +528,17 @@ static void malformed_variables(void **state)
 static void invalid_identifiers(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: access-log\n"
-                 "      columns:\n"
-                 "        status code: status\n"
-                 "        kafka_offset: offset\n"
-                 "        \"2024\": day\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: [web]\n"
+                          "      mysql: {user: ferry, database: logs}\n"
+                          "      table: access-log\n"
+                          "      columns:\n"
+                          "        status code: status\n"
+                          "        kafka_offset: offset\n"
+                          "        \"2024\": day\n",
                  NAME ":8:14: sinks.workers[0].table: invalid identifier 'access-log' (letters, "
                       "digits, '_' and '$', at most 64)\n" NAME
                       ":10:9: sinks.workers[0].columns: invalid column name 'status code' "
@@ -544,18 +552,17 @@ static void invalid_identifiers(void **state)
 static void column_positions_after_bad_value(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: hits\n"
-                 "      columns:\n"
-                 "        a: [x]\n"
-                 "        ok_col: url\n"
-                 "        bad col: status\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: [web]\n"
+                          "      mysql: {user: ferry, database: logs}\n"
+                          "      table: hits\n"
+                          "      columns:\n"
+                          "        a: [x]\n"
+                          "        ok_col: url\n"
+                          "        bad col: status\n",
                  NAME ":10:12: sinks.workers[0].columns.a: expected a string or a mapping, got a "
                       "list\n" NAME
                       ":12:9: sinks.workers[0].columns: invalid column name 'bad col' (letters, "
@@ -573,15 +580,14 @@ static void identifier_length(void **state)
     memset(n65, 'b', 65);
     n65[65] = '\0';
     snprintf(yaml, sizeof(yaml),
-             "kafka: {brokers: \"k1:9092\"}\n"
-             "sinks:\n"
-             "  workers:\n"
-             "    - name: db\n"
-             "      type: mysql\n"
-             "      topics: [web]\n"
-             "      mysql: {user: ferry, database: logs}\n"
-             "      table: %s\n"
-             "      columns: {%s: url, t$x_1: status}\n",
+             PREAMBLE "sinks:\n"
+                      "  workers:\n"
+                      "    - name: db\n"
+                      "      type: mysql\n"
+                      "      topics: [web]\n"
+                      "      mysql: {user: ferry, database: logs}\n"
+                      "      table: %s\n"
+                      "      columns: {%s: url, t$x_1: status}\n",
              n65, n64);
     snprintf(want, sizeof(want),
              NAME ":8:14: sinks.workers[0].table: invalid identifier '%s' (letters, digits, '_' "
@@ -593,44 +599,43 @@ static void identifier_length(void **state)
 static void typed_columns(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                                        "sinks:\n"
-                                        "  workers:\n"
-                                        "    - name: db\n"
-                                        "      type: mysql\n"
-                                        "      topics: [web]\n"
-                                        "      format: json\n"
-                                        "      mysql: {user: ferry, database: logs}\n"
-                                        "      table: users\n"
-                                        "      mode: upsert\n"
-                                        "      key: [User_Id]\n"
-                                        "      raw: false\n"
-                                        "      columns:\n"
-                                        "        url: url\n"
-                                        "        user_id: {type: int}\n"
-                                        "        seen: {field: t, type: datetime, format: "
-                                        "epoch_s, default: \"0\", null: false}\n"
-                                        "        name: {type: string, length: 80}\n"
-                                        "        trace: {field: header.trace}\n");
+    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
+                                                 "  workers:\n"
+                                                 "    - name: db\n"
+                                                 "      type: mysql\n"
+                                                 "      topics: [web]\n"
+                                                 "      format: json\n"
+                                                 "      mysql: {user: ferry, database: logs}\n"
+                                                 "      table: users\n"
+                                                 "      mode: upsert\n"
+                                                 "      key: [User_Id]\n"
+                                                 "      raw: false\n"
+                                                 "      columns:\n"
+                                                 "        url: url\n"
+                                                 "        user_id: {type: int}\n"
+                                                 "        seen: {field: t, type: datetime, format: "
+                                                 "epoch_s, default: \"0\", null: false}\n"
+                                                 "        name: {type: string, length: 80}\n"
+                                                 "        trace: {field: header.trace}\n");
     const struct ferry_worker_config *w = &cfg->workers[0];
-    assert_int_equal(w->mode, FERRY_MYSQL_UPSERT);
-    assert_int_equal(w->key.n, 1);
-    assert_false(w->store_raw);
-    assert_int_equal(w->ncolumns, 5);
-    assert_string_equal(w->columns[0].field, "url");
-    assert_int_equal(w->columns[0].type, FERRY_COLUMN_STRING);
-    assert_string_equal(w->columns[1].name, "user_id");
-    assert_string_equal(w->columns[1].field, "user_id"); /* the column's name by default */
-    assert_int_equal(w->columns[1].type, FERRY_COLUMN_INT);
-    assert_false(w->columns[1].null); /* a key column */
-    assert_int_equal(w->columns[2].type, FERRY_COLUMN_DATETIME);
-    assert_int_equal(w->columns[2].time_format, FERRY_TIME_EPOCH_S);
-    assert_string_equal(w->columns[2].def, "0");
-    assert_false(w->columns[2].null);
-    assert_int_equal(w->columns[3].length, 80);
-    assert_true(w->columns[3].null);
-    assert_int_equal(w->columns[3].length, 80);
-    assert_string_equal(w->columns[4].field, "header.trace");
+    assert_int_equal(my(w)->mode, FERRY_MYSQL_UPSERT);
+    assert_int_equal(my(w)->key.n, 1);
+    assert_false(my(w)->store_raw);
+    assert_int_equal(my(w)->ncolumns, 5);
+    assert_string_equal(my(w)->columns[0].field, "url");
+    assert_int_equal(my(w)->columns[0].type, FERRY_COLUMN_STRING);
+    assert_string_equal(my(w)->columns[1].name, "user_id");
+    assert_string_equal(my(w)->columns[1].field, "user_id"); /* the column's name by default */
+    assert_int_equal(my(w)->columns[1].type, FERRY_COLUMN_INT);
+    assert_false(my(w)->columns[1].null); /* a key column */
+    assert_int_equal(my(w)->columns[2].type, FERRY_COLUMN_DATETIME);
+    assert_int_equal(my(w)->columns[2].time_format, FERRY_TIME_EPOCH_S);
+    assert_string_equal(my(w)->columns[2].def, "0");
+    assert_false(my(w)->columns[2].null);
+    assert_int_equal(my(w)->columns[3].length, 80);
+    assert_true(my(w)->columns[3].null);
+    assert_int_equal(my(w)->columns[3].length, 80);
+    assert_string_equal(my(w)->columns[4].field, "header.trace");
     ferry_config_destroy(cfg);
 }
 
@@ -638,37 +643,36 @@ static void typed_column_errors(void **state)
 {
     (void)state;
     expect_diags(
-        "kafka: {brokers: \"k1:9092\"}\n"
-        "sinks:\n"
-        "  workers:\n"
-        "    - name: db\n"
-        "      type: mysql\n"
-        "      topics: [web]\n"
-        "      mysql: {user: ferry, database: logs}\n"
-        "      table: hits\n"
-        "      key: [status]\n"
-        "      columns:\n"
-        "        status: {type: integer}\n"
-        "        at: {type: datetime, format: rfc2822}\n"
-        "        n: {type: int, default: many}\n"
-        "        when: {type: datetime, default: \"2023-02-29\"}\n"
-        "        s: {format: iso8601, length: 0}\n"
-        "        f: {type: float, length: 10}\n"
-        "        N: n\n"
-        "    - name: up\n"
-        "      type: mysql\n"
-        "      topics: [web]\n"
-        "      mysql: {user: ferry, database: logs}\n"
-        "      table: users\n"
-        "      mode: upsert\n"
-        "      key: [id, ID, nope, doc]\n"
-        "      columns: {id: id, doc: {type: json}}\n"
-        "    - name: nokey\n"
-        "      type: mysql\n"
-        "      topics: [web]\n"
-        "      mysql: {user: ferry, database: logs}\n"
-        "      table: users\n"
-        "      mode: upsert\n",
+        PREAMBLE "sinks:\n"
+                 "  workers:\n"
+                 "    - name: db\n"
+                 "      type: mysql\n"
+                 "      topics: [web]\n"
+                 "      mysql: {user: ferry, database: logs}\n"
+                 "      table: hits\n"
+                 "      key: [status]\n"
+                 "      columns:\n"
+                 "        status: {type: integer}\n"
+                 "        at: {type: datetime, format: rfc2822}\n"
+                 "        n: {type: int, default: many}\n"
+                 "        when: {type: datetime, default: \"2023-02-29\"}\n"
+                 "        s: {format: iso8601, length: 0}\n"
+                 "        f: {type: float, length: 10}\n"
+                 "        N: n\n"
+                 "    - name: up\n"
+                 "      type: mysql\n"
+                 "      topics: [web]\n"
+                 "      mysql: {user: ferry, database: logs}\n"
+                 "      table: users\n"
+                 "      mode: upsert\n"
+                 "      key: [id, ID, nope, doc]\n"
+                 "      columns: {id: id, doc: {type: json}}\n"
+                 "    - name: nokey\n"
+                 "      type: mysql\n"
+                 "      topics: [web]\n"
+                 "      mysql: {user: ferry, database: logs}\n"
+                 "      table: users\n"
+                 "      mode: upsert\n",
         NAME ":9:12: sinks.workers[0].key: applies only with mode: upsert\n" NAME
              ":11:24: sinks.workers[0].columns.status.type: invalid value 'integer' "
              "(expected one of: string, int, float, bool, datetime, json)\n" NAME
@@ -719,22 +723,21 @@ static void out_of_range(void **state)
 static void bad_redis_commands(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: a\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {}\n"
-                 "      commands: INCR hits\n"
-                 "    - name: b\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {}\n"
-                 "      commands:\n"
-                 "        - [SET, \"last:{day}\", {raw: 1}]\n"
-                 "        - []\n"
-                 "        - \"INCR hits\"\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: a\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {}\n"
+                          "      commands: INCR hits\n"
+                          "    - name: b\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {}\n"
+                          "      commands:\n"
+                          "        - [SET, \"last:{day}\", {raw: 1}]\n"
+                          "        - []\n"
+                          "        - \"INCR hits\"\n",
                  NAME ":8:17: sinks.workers[0].commands: expected a list of commands, got a "
                       "scalar\n" NAME
                       ":14:31: sinks.workers[1].commands[0][2]: expected a string, got a "
@@ -748,17 +751,16 @@ static void bad_redis_commands(void **state)
 static void bad_redis_templates(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: cache\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {}\n"
-                 "      commands:\n"
-                 "        - [SET, \"k:{day\", \"}\"]\n"
-                 "        - [INCR, \"hits:{day}\", \"{}\"]\n"
-                 "        - [HINCRBY, \"s:{{x}}\", \"{status}\", 1]\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {}\n"
+                          "      commands:\n"
+                          "        - [SET, \"k:{day\", \"}\"]\n"
+                          "        - [INCR, \"hits:{day}\", \"{}\"]\n"
+                          "        - [HINCRBY, \"s:{{x}}\", \"{status}\", 1]\n",
                  NAME
                  ":9:17: sinks.workers[0].commands[0][1]: template 'k:{day': unclosed '{'\n" NAME
                  ":9:27: sinks.workers[0].commands[0][2]: template '}': unmatched '}' (write "
@@ -770,7 +772,7 @@ static void bad_redis_templates(void **state)
 static void regex_format_pattern_errors(void **state)
 {
     (void)state;
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+    expect_diags(PREAMBLE
                  "sinks:\n"
                  "  workers:\n"
                  "    - {name: a, type: redis, topics: [t], redis: {}, commands: [[INCR, x]],\n"
@@ -803,31 +805,67 @@ static void regex_format_pattern_errors(void **state)
 static void regex_format_accepted(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                                        "sinks:\n"
-                                        "  workers:\n"
-                                        "    - name: cache\n"
-                                        "      type: redis\n"
-                                        "      topics: [app]\n"
-                                        "      format: regex\n"
-                                        "      pattern: '^(?<level>[A-Z]+) (?<msg>.*)'\n"
-                                        "      redis: {}\n"
-                                        "      commands: [[INCR, \"{level}\"]]\n"
-                                        "    - {name: db, type: redis, topics: [app], redis: {},\n"
-                                        "       commands: [[INCR, x]]}\n");
+    struct ferry_config *cfg =
+        parse_ok(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [app]\n"
+                          "      format: regex\n"
+                          "      pattern: '^(?<level>[A-Z]+) (?<msg>.*)'\n"
+                          "      redis: {}\n"
+                          "      commands: [[INCR, \"{level}\"]]\n"
+                          "    - {name: db, type: redis, topics: [app], redis: {},\n"
+                          "       commands: [[INCR, x]]}\n");
     assert_int_equal(cfg->workers[0].format, FERRY_FORMAT_REGEX);
     assert_string_equal(cfg->workers[0].pattern, "^(?<level>[A-Z]+) (?<msg>.*)");
     assert_null(cfg->workers[1].pattern);
     ferry_config_destroy(cfg);
 }
 
+/* A third sink declares its own keys; the others' keys do not apply to it, and its own to them. */
+static void stdout_worker(void **state)
+{
+    (void)state;
+    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
+                                                 "  workers:\n"
+                                                 "    - {name: look, type: stdout, topics: [t]}\n"
+                                                 "    - name: cols\n"
+                                                 "      type: stdout\n"
+                                                 "      topics: [t]\n"
+                                                 "      metadata: [partition, offset, key]\n"
+                                                 "      path: /tmp/out.txt\n");
+    assert_string_equal(cfg->workers[0].type, "stdout");
+    assert_non_null(ferry_worker_plugin(&cfg->workers[0]));
+    assert_null(ferry_mysql_worker(&cfg->workers[0]));
+    ferry_config_destroy(cfg);
+
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: look\n"
+                          "      type: stdout\n"
+                          "      topics: [t]\n"
+                          "      metadata: [offset, headers]\n"
+                          "      table: hits\n"
+                          "      path: ''\n"
+                          "    - {name: db, type: mysql, topics: [t], table: x, metadata: [key],\n"
+                          "       mysql: {user: u, database: d}}\n"
+                          "    - {name: other, type: stdout, topics: [t], metdata: [key]}\n",
+                 NAME ":7:26: sinks.workers[0].metadata: 'headers' is not one of topic, "
+                      "partition, offset, key, timestamp\n" NAME
+                      ":8:14: sinks.workers[0].table: does not apply to a stdout worker\n" NAME
+                      ":9:13: sinks.workers[0].path: must not be empty\n" NAME
+                      ":10:64: sinks.workers[1].metadata: does not apply to a mysql worker\n" NAME
+                      ":12:48: sinks.workers[2]: unknown key 'metdata' (did you mean "
+                      "'metadata'?)\n");
+}
+
 static void redis_user(void **state)
 {
     (void)state;
     assert_int_equal(setenv("FERRY_TEST_REDIS_ACL_PASSWORD", "s3cret", 1), 0);
-    struct ferry_config *cfg =
-        parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
+    struct ferry_config *cfg = parse_ok(
+        PREAMBLE "sinks:\n"
                  "  workers:\n"
                  "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
                  "       redis: {user: ferry, password: pw}}\n"
@@ -835,27 +873,25 @@ static void redis_user(void **state)
                  "       redis: {user: ferry, password_env: FERRY_TEST_REDIS_ACL_PASSWORD}}\n"
                  "    - {name: c, type: redis, topics: [t], commands: [[INCR, x]],\n"
                  "       redis: {password: pw}}\n");
-    assert_string_equal(cfg->workers[0].redis.user, "ferry");
-    assert_string_equal(cfg->workers[0].redis.password, "pw");
-    assert_string_equal(cfg->workers[1].redis.user, "ferry");
-    assert_string_equal(cfg->workers[1].redis.password, "s3cret");
-    assert_null(cfg->workers[2].redis.user);
+    assert_string_equal(rd(&cfg->workers[0])->conn.user, "ferry");
+    assert_string_equal(rd(&cfg->workers[0])->conn.password, "pw");
+    assert_string_equal(rd(&cfg->workers[1])->conn.user, "ferry");
+    assert_string_equal(rd(&cfg->workers[1])->conn.password, "s3cret");
+    assert_null(rd(&cfg->workers[2])->conn.user);
     ferry_config_destroy(cfg);
 
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
-                 "       redis: {host: cache1, user: ferry}}\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                          "       redis: {host: cache1, user: ferry}}\n",
                  NAME ":5:36: sinks.workers[0].redis.user: needs 'password' or 'password_env'\n");
 }
 
 static void mysql_tls(void **state)
 {
     (void)state;
-    struct ferry_config *cfg =
-        parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
+    struct ferry_config *cfg = parse_ok(
+        PREAMBLE "sinks:\n"
                  "  workers:\n"
                  "    - {name: plain, type: mysql, topics: [t], table: x,\n"
                  "       mysql: {user: u, database: d}}\n"
@@ -874,26 +910,26 @@ static void mysql_tls(void **state)
                  "        ssl_verify_server_cert: false\n"
                  "    - {name: cert, type: mysql, topics: [t], table: x,\n"
                  "       mysql: {user: u, database: d, ssl_cert: c.pem, ssl_key: k.pem}}\n");
-    const struct ferry_mysql_config *m = &cfg->workers[0].mysql;
+    const struct ferry_mysql_conn_config *m = &my(&cfg->workers[0])->conn;
     assert_null(m->ssl_ca);
     assert_null(m->ssl_cert);
     assert_null(m->ssl_key);
     assert_false(m->ssl_verify_server_cert);
-    m = &cfg->workers[1].mysql;
+    m = &my(&cfg->workers[1])->conn;
     assert_string_equal(m->ssl_ca, "/etc/ferry/ca.pem");
     assert_true(m->ssl_verify_server_cert); /* a CA given: verified unless said otherwise */
-    m = &cfg->workers[2].mysql;
+    m = &my(&cfg->workers[2])->conn;
     assert_string_equal(m->ssl_ca, "/etc/ferry/ca.pem");
     assert_string_equal(m->ssl_cert, "/etc/ferry/client.pem");
     assert_string_equal(m->ssl_key, "/etc/ferry/client.key");
     assert_false(m->ssl_verify_server_cert);
-    m = &cfg->workers[3].mysql;
+    m = &my(&cfg->workers[3])->conn;
     assert_null(m->ssl_ca);
     assert_string_equal(m->ssl_cert, "c.pem");
     assert_false(m->ssl_verify_server_cert);
     ferry_config_destroy(cfg);
 
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
+    expect_diags(PREAMBLE
                  "sinks:\n"
                  "  workers:\n"
                  "    - name: a\n"
@@ -935,14 +971,13 @@ static void password_env_problems(void **state)
 {
     (void)state;
     assert_int_equal(unsetenv("FERRY_TEST_NO_SUCH_SECRET"), 0);
-    expect_diags("kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - name: cache\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {password_env: FERRY_TEST_NO_SUCH_SECRET}\n"
-                 "      commands: [[INCR, hits]]\n",
+    expect_diags(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {password_env: FERRY_TEST_NO_SUCH_SECRET}\n"
+                          "      commands: [[INCR, hits]]\n",
                  NAME ":7:29: sinks.workers[0].redis.password_env: environment variable "
                       "FERRY_TEST_NO_SUCH_SECRET is not set\n");
 }
@@ -990,7 +1025,7 @@ static void many_errors_in_one_document(void **state)
 static void minimal_document_defaults(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n");
+    struct ferry_config *cfg = parse_ok(PREAMBLE);
 
     assert_string_equal(cfg->path, NAME);
     assert_string_equal(cfg->kafka.brokers, "k1:9092");
@@ -1080,27 +1115,27 @@ static void full_document_sources(void **state)
     assert_int_equal(cfg->nsources, 2);
     const struct ferry_source_config *s = &cfg->sources[0];
     assert_string_equal(s->name, "web");
-    assert_int_equal(s->type, FERRY_SOURCE_TAIL);
-    assert_int_equal(s->paths.n, 2);
-    assert_string_equal(s->paths.v[0], "/var/log/nginx/*.log");
-    assert_string_equal(s->paths.v[1], "/var/log/extra/*.log");
-    assert_int_equal(s->exclude.n, 1);
-    assert_string_equal(s->exclude.v[0], "*.gz");
-    assert_int_equal(s->start_at, FERRY_START_END);
+    assert_string_equal(s->type, "tail");
+    assert_int_equal(tl(s)->paths.n, 2);
+    assert_string_equal(tl(s)->paths.v[0], "/var/log/nginx/*.log");
+    assert_string_equal(tl(s)->paths.v[1], "/var/log/extra/*.log");
+    assert_int_equal(tl(s)->exclude.n, 1);
+    assert_string_equal(tl(s)->exclude.v[0], "*.gz");
+    assert_int_equal(tl(s)->start_at, FERRY_START_END);
     assert_int_equal(s->max_line_bytes, 4096);
-    assert_int_equal(s->refresh_ms, 500);
+    assert_int_equal(tl(s)->refresh_ms, 500);
     assert_string_equal(s->topic, "web-logs");
     assert_int_equal(s->acks, FERRY_ACKS_LEADER);
 
     s = &cfg->sources[1]; /* defaults */
     assert_string_equal(s->name, "app");
-    assert_int_equal(s->type, FERRY_SOURCE_TAIL);
-    assert_int_equal(s->paths.n, 1);
-    assert_string_equal(s->paths.v[0], "/var/log/app.log");
-    assert_int_equal(s->exclude.n, 0);
-    assert_int_equal(s->start_at, FERRY_START_BEGINNING);
+    assert_string_equal(s->type, "tail");
+    assert_int_equal(tl(s)->paths.n, 1);
+    assert_string_equal(tl(s)->paths.v[0], "/var/log/app.log");
+    assert_int_equal(tl(s)->exclude.n, 0);
+    assert_int_equal(tl(s)->start_at, FERRY_START_BEGINNING);
     assert_int_equal(s->max_line_bytes, 1048576);
-    assert_int_equal(s->refresh_ms, 1000);
+    assert_int_equal(tl(s)->refresh_ms, 1000);
     assert_string_equal(s->topic, "app-logs");
     assert_int_equal(s->acks, FERRY_ACKS_NONE);
     ferry_config_destroy(cfg);
@@ -1116,86 +1151,84 @@ static void full_document_workers(void **state)
 
     const struct ferry_worker_config *w = &cfg->workers[0];
     assert_string_equal(w->name, "db");
-    assert_int_equal(w->type, FERRY_SINK_MYSQL);
+    assert_string_equal(w->type, "mysql");
     assert_int_equal(w->topics.n, 2);
     assert_string_equal(w->topics.v[0], "web-logs");
     assert_string_equal(w->topics.v[1], "app-logs");
     assert_int_equal(w->format, FERRY_FORMAT_COMBINED);
     assert_int_equal(w->batch_max_rows, 500);
     assert_int_equal(w->batch_max_ms, 50);
-    assert_string_equal(w->mysql.host, "db.internal");
-    assert_int_equal(w->mysql.port, 3307);
-    assert_string_equal(w->mysql.user, "ferry");
-    assert_string_equal(w->mysql.password, "s3cret");
-    assert_null(w->mysql.password_env);
-    assert_string_equal(w->mysql.database, "logs");
-    assert_string_equal(w->mysql.socket, "/run/mysqld/mysqld.sock");
-    assert_string_equal(w->table, "access_log");
-    assert_false(w->create_table);
-    assert_int_equal(w->ncolumns, 2);
-    assert_string_equal(w->columns[0].name, "status");
-    assert_string_equal(w->columns[0].field, "status");
-    assert_int_equal(w->columns[0].type, FERRY_COLUMN_STRING);
-    assert_true(w->columns[0].null);
-    assert_string_equal(w->columns[1].name, "page");
-    assert_string_equal(w->columns[1].field, "url");
-    assert_int_equal(w->ncommands, 0);
+    assert_string_equal(my(w)->conn.host, "db.internal");
+    assert_int_equal(my(w)->conn.port, 3307);
+    assert_string_equal(my(w)->conn.user, "ferry");
+    assert_string_equal(my(w)->conn.password, "s3cret");
+    assert_null(my(w)->conn.password_env);
+    assert_string_equal(my(w)->conn.database, "logs");
+    assert_string_equal(my(w)->conn.socket, "/run/mysqld/mysqld.sock");
+    assert_string_equal(my(w)->table, "access_log");
+    assert_false(my(w)->create_table);
+    assert_int_equal(my(w)->ncolumns, 2);
+    assert_string_equal(my(w)->columns[0].name, "status");
+    assert_string_equal(my(w)->columns[0].field, "status");
+    assert_int_equal(my(w)->columns[0].type, FERRY_COLUMN_STRING);
+    assert_true(my(w)->columns[0].null);
+    assert_string_equal(my(w)->columns[1].name, "page");
+    assert_string_equal(my(w)->columns[1].field, "url");
 
     w = &cfg->workers[1];
     assert_string_equal(w->name, "counters");
-    assert_int_equal(w->type, FERRY_SINK_REDIS);
+    assert_string_equal(w->type, "redis");
     assert_int_equal(w->topics.n, 1);
     assert_string_equal(w->topics.v[0], "web-logs");
     assert_int_equal(w->format, FERRY_FORMAT_JSON);
     assert_int_equal(w->batch_max_rows, 1000);
     assert_int_equal(w->batch_max_ms, 200);
-    assert_string_equal(w->redis.host, "cache.internal");
-    assert_int_equal(w->redis.port, 6380);
-    assert_int_equal(w->redis.db, 2);
-    assert_null(w->redis.password);
-    assert_null(w->table);
-    assert_int_equal(w->ncommands, 2);
-    assert_int_equal(w->commands[0].n, 2);
-    assert_string_equal(w->commands[0].v[0], "INCR");
-    assert_string_equal(w->commands[0].v[1], "hits:{day}");
-    assert_int_equal(w->commands[1].n, 4);
-    assert_string_equal(w->commands[1].v[0], "HINCRBY");
-    assert_string_equal(w->commands[1].v[1], "status:{day}");
-    assert_string_equal(w->commands[1].v[2], "{status}");
-    assert_string_equal(w->commands[1].v[3], "1");
+    assert_string_equal(rd(w)->conn.host, "cache.internal");
+    assert_int_equal(rd(w)->conn.port, 6380);
+    assert_int_equal(rd(w)->conn.db, 2);
+    assert_null(rd(w)->conn.password);
+    assert_null(ferry_mysql_worker(w)); /* nothing of a mysql worker's */
+    assert_int_equal(rd(w)->ncommands, 2);
+    assert_int_equal(rd(w)->commands[0].n, 2);
+    assert_string_equal(rd(w)->commands[0].v[0], "INCR");
+    assert_string_equal(rd(w)->commands[0].v[1], "hits:{day}");
+    assert_int_equal(rd(w)->commands[1].n, 4);
+    assert_string_equal(rd(w)->commands[1].v[0], "HINCRBY");
+    assert_string_equal(rd(w)->commands[1].v[1], "status:{day}");
+    assert_string_equal(rd(w)->commands[1].v[2], "{status}");
+    assert_string_equal(rd(w)->commands[1].v[3], "1");
     ferry_config_destroy(cfg);
 }
 
 static void connection_defaults(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                                        "sinks:\n"
-                                        "  workers:\n"
-                                        "    - name: db\n"
-                                        "      type: mysql\n"
-                                        "      topics: [web]\n"
-                                        "      mysql: {user: ferry, database: logs}\n"
-                                        "      table: hits\n"
-                                        "    - name: cache\n"
-                                        "      type: redis\n"
-                                        "      topics: [web]\n"
-                                        "      redis:\n"
-                                        "      commands: [[INCR, hits]]\n");
+    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
+                                                 "  workers:\n"
+                                                 "    - name: db\n"
+                                                 "      type: mysql\n"
+                                                 "      topics: [web]\n"
+                                                 "      mysql: {user: ferry, database: logs}\n"
+                                                 "      table: hits\n"
+                                                 "    - name: cache\n"
+                                                 "      type: redis\n"
+                                                 "      topics: [web]\n"
+                                                 "      redis:\n"
+                                                 "      commands: [[INCR, hits]]\n");
     const struct ferry_worker_config *w = &cfg->workers[0];
     assert_int_equal(w->format, FERRY_FORMAT_RAW);
-    assert_true(w->create_table);
-    assert_string_equal(w->mysql.host, "127.0.0.1");
-    assert_int_equal(w->mysql.port, 3306);
-    assert_null(w->mysql.socket);
-    assert_null(w->mysql.password);
-    assert_int_equal(w->ncolumns, 0);
-    assert_int_equal(w->mode, FERRY_MYSQL_INSERT);
-    assert_true(w->store_raw);
+    assert_true(my(w)->create_table);
+    assert_string_equal(my(w)->conn.host, "127.0.0.1");
+    assert_int_equal(my(w)->conn.port, 3306);
+    assert_null(my(w)->conn.socket);
+    assert_null(my(w)->conn.password);
+    assert_int_equal(my(w)->ncolumns, 0);
+    assert_int_equal(my(w)->mode, FERRY_MYSQL_INSERT);
+    assert_true(my(w)->store_raw);
     w = &cfg->workers[1];
-    assert_string_equal(w->redis.host, "127.0.0.1");
-    assert_int_equal(w->redis.port, 6379);
-    assert_int_equal(w->redis.db, 0);
+    assert_string_equal(rd(w)->conn.host, "127.0.0.1");
+    assert_int_equal(rd(w)->conn.port, 6379);
+    assert_int_equal(rd(w)->conn.db, 0);
     ferry_config_destroy(cfg);
 }
 
@@ -1209,14 +1242,13 @@ static void booleans(void **state)
     for (size_t i = 0; i < 2 * 5; i++) {
         const char *word = i < 5 ? yes[i] : no[i - 5];
         snprintf(yaml, sizeof(yaml),
-                 "kafka: {brokers: \"k1:9092\"}\n"
-                 "sinks:\n"
-                 "  workers:\n"
-                 "    - {name: db, type: mysql, topics: web, table: t, create_table: %s,\n"
-                 "       mysql: {user: u, database: d}}\n",
+                 PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - {name: db, type: mysql, topics: web, table: t, create_table: %s,\n"
+                          "       mysql: {user: u, database: d}}\n",
                  word);
         struct ferry_config *cfg = parse_ok(yaml);
-        assert_int_equal(cfg->workers[0].create_table, i < 5);
+        assert_int_equal(my(&cfg->workers[0])->create_table, i < 5);
         ferry_config_destroy(cfg);
     }
 }
@@ -1253,10 +1285,10 @@ static void variable_expansion(void **state)
     assert_string_equal(cfg->state_dir, "/tmp/ferry-state");
     assert_int_equal(cfg->checkpoint_ms, 2500);
     const struct ferry_source_config *s = &cfg->sources[0];
-    assert_int_equal(s->paths.n, 3);
-    assert_string_equal(s->paths.v[0], "/data/logs/*.log");
-    assert_string_equal(s->paths.v[1], "/cost/$5/$HOME/x");
-    assert_string_equal(s->paths.v[2], "setset$");
+    assert_int_equal(tl(s)->paths.n, 3);
+    assert_string_equal(tl(s)->paths.v[0], "/data/logs/*.log");
+    assert_string_equal(tl(s)->paths.v[1], "/cost/$5/$HOME/x");
+    assert_string_equal(tl(s)->paths.v[2], "setset$");
     assert_string_equal(s->topic, "fallback-logs");
     ferry_config_destroy(cfg);
 }
@@ -1267,24 +1299,24 @@ static void password_env_resolves(void **state)
     assert_int_equal(setenv("FERRY_TEST_MYSQL_PASSWORD", "correct horse", 1), 0);
     assert_int_equal(setenv("FERRY_TEST_REDIS_PASSWORD", "r3d1s", 1), 0);
 
-    struct ferry_config *cfg = parse_ok("kafka: {brokers: \"k1:9092\"}\n"
-                                        "sinks:\n"
-                                        "  workers:\n"
-                                        "    - name: db\n"
-                                        "      type: mysql\n"
-                                        "      topics: [web]\n"
-                                        "      mysql: {user: ferry, database: logs,\n"
-                                        "              password_env: FERRY_TEST_MYSQL_PASSWORD}\n"
-                                        "      table: hits\n"
-                                        "    - name: cache\n"
-                                        "      type: redis\n"
-                                        "      topics: [web]\n"
-                                        "      redis: {password_env: FERRY_TEST_REDIS_PASSWORD}\n"
-                                        "      commands: [[INCR, hits]]\n");
-    assert_string_equal(cfg->workers[0].mysql.password_env, "FERRY_TEST_MYSQL_PASSWORD");
-    assert_string_equal(cfg->workers[0].mysql.password, "correct horse");
-    assert_string_equal(cfg->workers[1].redis.password_env, "FERRY_TEST_REDIS_PASSWORD");
-    assert_string_equal(cfg->workers[1].redis.password, "r3d1s");
+    struct ferry_config *cfg =
+        parse_ok(PREAMBLE "sinks:\n"
+                          "  workers:\n"
+                          "    - name: db\n"
+                          "      type: mysql\n"
+                          "      topics: [web]\n"
+                          "      mysql: {user: ferry, database: logs,\n"
+                          "              password_env: FERRY_TEST_MYSQL_PASSWORD}\n"
+                          "      table: hits\n"
+                          "    - name: cache\n"
+                          "      type: redis\n"
+                          "      topics: [web]\n"
+                          "      redis: {password_env: FERRY_TEST_REDIS_PASSWORD}\n"
+                          "      commands: [[INCR, hits]]\n");
+    assert_string_equal(my(&cfg->workers[0])->conn.password_env, "FERRY_TEST_MYSQL_PASSWORD");
+    assert_string_equal(my(&cfg->workers[0])->conn.password, "correct horse");
+    assert_string_equal(rd(&cfg->workers[1])->conn.password_env, "FERRY_TEST_REDIS_PASSWORD");
+    assert_string_equal(rd(&cfg->workers[1])->conn.password, "r3d1s");
     ferry_config_destroy(cfg);
 }
 
@@ -1556,6 +1588,7 @@ int main(void)
         cmocka_unit_test(bad_redis_templates),
         cmocka_unit_test(regex_format_pattern_errors),
         cmocka_unit_test(regex_format_accepted),
+        cmocka_unit_test(stdout_worker),
         cmocka_unit_test(redis_user),
         cmocka_unit_test(mysql_tls),
         cmocka_unit_test(empty_lists_and_brokers),

@@ -1,4 +1,4 @@
-/* Unit tests for the reload diff (ferry_config_same_* in config/schema.c).
+/* Unit tests for the reload diff (ferry_config_same_* in config/schema_load.c).
  *
  * process/reload.c `apply` restarts the agent when kafka or agent differ, every worker when
  * kafka or sinks (group, dead_letter_topic) differ, one worker when its own settings differ,

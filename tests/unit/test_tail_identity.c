@@ -30,6 +30,14 @@
 #define WAIT_MS   8000 /* for events that must come (a loaded machine) */
 #define SETTLE_MS 400  /* polling on after them: longer than refresh_ms and rotate_wait_ms */
 
+/* The tail source, found as the agent finds it. */
+static const struct ferry_source_ops *tail(void)
+{
+    const struct ferry_source_ops *ops = ferry_source_lookup("tail");
+    assert_non_null(ops);
+    return ops;
+}
+
 struct ev {
     char path[256];
     int64_t offset;
@@ -69,9 +77,9 @@ static int on_event(void *opaque, const struct ferry_event *e)
 static void poll_once(struct fx *x)
 {
     struct ferry_emit emit = {on_event, x};
-    assert_true(ferry_source_tail.poll(x->src, &emit, 10) >= 0);
+    assert_true(tail()->poll(x->src, &emit, 10) >= 0);
     for (size_t i = 0; i < x->npos; i++)
-        ferry_source_tail.acked(x->src, x->pos[i], 1);
+        tail()->acked(x->src, x->pos[i], 1);
     x->npos = 0;
     usleep(10000);
 }
@@ -105,8 +113,7 @@ static void start(struct fx *x, const char *pattern)
     ferry_diags_init(&d, "t.yaml");
     assert_int_equal(ferry_config_parse("t.yaml", x->yaml, strlen(x->yaml), &x->cfg, &d), 0);
     ferry_diags_release(&d);
-    if (ferry_source_tail.open(&x->src, &x->cfg->sources[0], x->cfg->state_dir, err, sizeof(err)) <
-        0)
+    if (tail()->open(&x->src, &x->cfg->sources[0], x->cfg->state_dir, err, sizeof(err)) < 0)
         fail_msg("open: %s", err);
 }
 
@@ -115,8 +122,8 @@ static void stop(struct fx *x)
 {
     char err[512];
     if (x->src) {
-        assert_int_equal(ferry_source_tail.checkpoint(x->src, err, sizeof(err)), 0);
-        ferry_source_tail.close(x->src);
+        assert_int_equal(tail()->checkpoint(x->src, err, sizeof(err)), 0);
+        tail()->close(x->src);
     }
     ferry_config_destroy(x->cfg);
     x->src = NULL;
@@ -231,7 +238,7 @@ static int teardown(void **state)
 {
     struct fx *x = *state;
     if (x->src)
-        ferry_source_tail.close(x->src);
+        tail()->close(x->src);
     ferry_config_destroy(x->cfg);
     rm_tree(x->dir);
     free(x);
