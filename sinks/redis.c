@@ -36,201 +36,6 @@
 #define MAX_ARGS  FERRY_REDIS_MAX_ARGS
 #define MAX_PARTS FERRY_REDIS_MAX_PARTS
 
-struct ferry_sink {
-    const struct ferry_worker_config *cfg;
-    const struct ferry_redis_config *rd; /* cfg's own settings (ferry_worker_plugin) */
-    const char *group;
-    redisContext *rc;
-    struct ferry_parser *parser;
-    struct ferry_fields fields;
-    struct ferry_buf arena; /* the arguments of the command being built */
-    struct ferry_buf keys;  /* the offset keys of the batch's partitions, one after another */
-    struct ferry_buf out;   /* commands in Redis's protocol, handed to hiredis at once */
-    struct ferry_redis_part parts[MAX_PARTS];
-    size_t nparts;
-    /* the commands of the transaction being built, in order: what each answer belongs to */
-    struct qcmd {
-        const rd_kafka_message_t *m;
-        size_t k; /* its template */
-    } * queued;
-    size_t nqueued, cap_queued;
-    /* commands of this batch Redis refused to queue (a key the ACL user may not touch): left
-     * out when the transaction is built again; by their place in queued, with Redis's reason */
-    struct refusal {
-        size_t at;
-        char why[160];
-    } * refused;
-    size_t nrefused, cap_refused;
-    const struct ferry_batch *pending; /* sent by write_begin, its answers not read yet */
-    size_t pending_queued;
-    bool again;      /* building a batch's transaction a second time: rejects were made already */
-    size_t nskipped; /* refused commands left out of the transaction being built */
-    /* commands of the transaction being built left out as applied before: counted in replayed
-     * once it ran (a transaction that fails is built again and would count them twice) */
-    uint64_t skipped_applied;
-    uint64_t parse_errors, missing_fields, command_errors, replayed, conflicts;
-};
-
-static void disconnect(struct ferry_sink *s)
-{
-    if (s->rc)
-        redisFree(s->rc);
-    s->rc = NULL;
-}
-
-/* A reply to something ferry sent: NULL (the connection failed: it is closed, err says why) or
- * the reply, which the caller frees. */
-static redisReply *roundtrip(struct ferry_sink *s, redisReply *r, char *err, size_t errlen)
-{
-    if (!r) {
-        ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
-        disconnect(s);
-    }
-    return r;
-}
-
-/* The next pipelined reply, or NULL with the connection closed and err set. */
-static redisReply *next_reply(struct ferry_sink *s, char *err, size_t errlen)
-{
-    redisReply *r = NULL;
-    if (redisGetReply(s->rc, (void **)&r) != REDIS_OK) {
-        ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
-        disconnect(s);
-        return NULL;
-    }
-    return r;
-}
-
-static int command(struct ferry_sink *s, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = roundtrip(s, redisvCommand(s->rc, fmt, ap), err, errlen);
-    va_end(ap);
-    if (!r)
-        return FERRY_ERR_RETRY;
-    int bad = r->type == REDIS_REPLY_ERROR;
-    if (bad)
-        ferry_seterr(err, errlen, FERRY_ERR_FATAL, "redis %s: %s", s->cfg->name, r->str);
-    freeReplyObject(r);
-    return bad ? FERRY_ERR_FATAL : 0;
-}
-
-/* Commands that would break the transaction a batch is written in. */
-static bool forbidden(const char *name)
-{
-    static const char *const names[] = {"MULTI",     "EXEC",       "DISCARD", "WATCH",
-                                        "UNWATCH",   "SELECT",     "SWAPDB",  "RESET",
-                                        "SUBSCRIBE", "PSUBSCRIBE", "MONITOR"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcasecmp(name, names[i]))
-            return true;
-    return false;
-}
-
-/* Asks the server whether each template names a command it knows, with a number of arguments
- * it accepts: a command Redis would refuse to queue would abort every batch. A server that
- * does not answer COMMAND INFO (renamed, or not allowed to this user) is taken at its word. */
-static int check_commands(struct ferry_sink *s, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < s->rd->ncommands; i++) {
-        const struct ferry_strv *cmd = &s->rd->commands[i];
-        if (forbidden(cmd->v[0]))
-            return ferry_seterr(err, errlen, FERRY_ERR_FATAL,
-                                "redis %s: command %zu: %s cannot be a command template",
-                                s->cfg->name, i + 1, cmd->v[0]);
-        redisReply *r =
-            roundtrip(s, redisCommand(s->rc, "COMMAND INFO %s", cmd->v[0]), err, errlen);
-        if (!r)
-            return FERRY_ERR_RETRY;
-        int rc = 0;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-            const redisReply *info = r->element[0];
-            if (info->type != REDIS_REPLY_ARRAY) {
-                rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL,
-                                  "redis %s: command %zu: Redis knows no command %s", s->cfg->name,
-                                  i + 1, cmd->v[0]);
-            } else if (info->elements > 1 && info->element[1]->type == REDIS_REPLY_INTEGER) {
-                long long arity = info->element[1]->integer, argc = (long long)cmd->n;
-                if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity))
-                    rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL,
-                                      "redis %s: command %zu: %s takes %s%lld arguments with its "
-                                      "name, the template has %lld",
-                                      s->cfg->name, i + 1, cmd->v[0], arity < 0 ? "at least " : "",
-                                      arity < 0 ? -arity : arity, argc);
-            }
-        }
-        freeReplyObject(r);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* Offsets stored by earlier versions of ferry, in one hash per group (`ferry:offsets:<group>`,
- * field `<topic>:<partition>`), are copied to the keys of their partitions unless those exist
- * already: without them, a worker would start where Kafka's committed offset is, and apply
- * again what Redis had after it. SET NX: a newer offset is never replaced, and every worker
- * of the group may copy at the same time. The hash is left as it was. */
-static int migrate_offsets(struct ferry_sink *s, char *err, size_t errlen)
-{
-    redisReply *r =
-        roundtrip(s, redisCommand(s->rc, "HGETALL ferry:offsets:%s", s->group), err, errlen);
-    if (!r)
-        return FERRY_ERR_RETRY;
-    size_t copied = 0;
-    int rc = 0;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && rc == 0; i += 2) {
-        redisReply *x =
-            roundtrip(s,
-                      redisCommand(s->rc, "SET ferry:offsets:%s:%b %b NX", s->group,
-                                   r->element[i]->str, (size_t)r->element[i]->len,
-                                   r->element[i + 1]->str, (size_t)r->element[i + 1]->len),
-                      err, errlen);
-        if (!x) {
-            rc = FERRY_ERR_RETRY;
-            break;
-        }
-        copied += x->type == REDIS_REPLY_STATUS;
-        freeReplyObject(x);
-    }
-    if (copied)
-        ferry_info("redis", "%s: %zu stored offsets copied from the hash ferry:offsets:%s",
-                   s->cfg->name, copied, s->group);
-    freeReplyObject(r);
-    return rc;
-}
-
-static int connect_redis(struct ferry_sink *s, char *err, size_t errlen)
-{
-    const struct ferry_redis_conn_config *c = &s->rd->conn;
-    struct timeval tv = {5, 0};
-    int rc;
-
-    s->rc = redisConnectWithTimeout(c->host, (int)c->port, tv);
-    if (!s->rc || s->rc->err) {
-        rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: connect %s:%ld: %s",
-                          s->cfg->name, c->host, c->port, s->rc ? s->rc->errstr : "out of memory");
-        disconnect(s);
-        return rc;
-    }
-    struct timeval io = {60, 0};
-    redisSetTimeout(s->rc, io);
-    rc = 0;
-    if (c->password) /* with a user: Redis 6's ACL form; a user alone is refused at load */
-        rc = c->user ? command(s, err, errlen, "AUTH %s %s", c->user, c->password)
-                     : command(s, err, errlen, "AUTH %s", c->password);
-    if (rc == 0 && c->db)
-        rc = command(s, err, errlen, "SELECT %ld", c->db);
-    if (rc == 0)
-        rc = check_commands(s, err, errlen);
-    if (rc == 0)
-        rc = migrate_offsets(s, err, errlen);
-    if (rc < 0) /* never a connection half set up: the next write would use it as it is */
-        disconnect(s);
-    return rc;
-}
-
 static int redis_open(struct ferry_sink **out, const struct ferry_worker_config *cfg,
                       const char *group, char *err, size_t errlen)
 {
@@ -255,9 +60,9 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
         free(s);
         return FERRY_ERR_FATAL; /* the parser said why in err */
     }
-    rc = connect_redis(s, err, errlen);
+    rc = ferry_redis_connect(s, err, errlen);
     if (rc == FERRY_ERR_FATAL) { /* AUTH, SELECT or a command template refused: configuration */
-        disconnect(s);
+        ferry_redis_disconnect(s);
         ferry_parser_destroy(s->parser);
         free(s);
         return rc;
@@ -342,7 +147,8 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
     s->out.len = 0;
     if (append_keys(s, "WATCH", false) < 0 || append_keys(s, "MGET", false) < 0 || out_flush(s) < 0)
         return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "redis: out of memory");
-    redisReply *w = next_reply(s, err, errlen), *r = w ? next_reply(s, err, errlen) : NULL;
+    redisReply *w = ferry_redis_next_reply(s, err, errlen),
+               *r = w ? ferry_redis_next_reply(s, err, errlen) : NULL;
     int rc = 0;
     if (!r) {
         rc = FERRY_ERR_RETRY;
@@ -355,7 +161,7 @@ static int read_stored(struct ferry_sink *s, char *err, size_t errlen)
         /* a WATCH that Redis took (it does while loading or running a script, when it refuses
          * MGET) would stay on the connection and abort the next EXEC for a change made
          * meanwhile, such as the keys a loading Redis reads from its files: start afresh */
-        disconnect(s);
+        ferry_redis_disconnect(s);
     } else {
         for (size_t j = 0; j < s->nparts; j++)
             if (r->element[j]->type == REDIS_REPLY_STRING)
@@ -518,7 +324,7 @@ static int read_tally(struct ferry_sink *s, struct tally *t, char *err, size_t e
     t->first[0] = '\0';
     if (redisGetReply(s->rc, &obj) != REDIS_OK) {
         ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name, s->rc->errstr);
-        disconnect(s);
+        ferry_redis_disconnect(s);
         return FERRY_ERR_RETRY;
     }
     return 0;
@@ -697,7 +503,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
                      char *err, size_t errlen)
 {
     int rc;
-    if (!s->rc && (rc = connect_redis(s, err, errlen)) < 0)
+    if (!s->rc && (rc = ferry_redis_connect(s, err, errlen)) < 0)
         return rc == FERRY_ERR_FATAL ? rc : FERRY_ERR_RETRY;
     if ((rc = read_stored(s, err, errlen)) < 0)
         return rc;
@@ -706,7 +512,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
         if (!s->again) {
             p->stored_first = p->stored;
         } else if (p->stored != p->stored_first) { /* the refusals' places no longer hold */
-            redisReply *r = roundtrip(s, redisCommand(s->rc, "UNWATCH"), err, errlen);
+            redisReply *r = ferry_redis_roundtrip(s, redisCommand(s->rc, "UNWATCH"), err, errlen);
             if (r)
                 freeReplyObject(r);
             return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
@@ -740,7 +546,7 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
         goto nomem;
     /* the transaction is still in hiredis's buffer: the rejected events go first */
     if (!s->again && batch->before_commit(batch->opaque) < 0) {
-        disconnect(s);
+        ferry_redis_disconnect(s);
         return ferry_seterr(err, errlen, FERRY_ERR_RETRY,
                             "redis %s: rejected events not in the dead-letter topic: batch given "
                             "back",
@@ -750,14 +556,14 @@ static int send_once(struct ferry_sink *s, const struct ferry_batch *batch, size
         if (redisBufferWrite(s->rc, &done) != REDIS_OK) {
             rc = ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: %s", s->cfg->name,
                               s->rc->errstr);
-            disconnect(s);
+            ferry_redis_disconnect(s);
             return rc;
         }
     }
     *queued_out = queued;
     return 0;
 nomem:
-    disconnect(s); /* part of a transaction may be queued: start afresh */
+    ferry_redis_disconnect(s); /* part of a transaction may be queued: start afresh */
     return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "redis %s: out of memory", s->cfg->name);
 }
 
@@ -765,14 +571,14 @@ static int read_offsets(struct ferry_sink *s, rd_kafka_topic_partition_list_t *p
                         size_t errlen)
 {
     int rc;
-    if (!s->rc && (rc = connect_redis(s, err, errlen)) < 0)
+    if (!s->rc && (rc = ferry_redis_connect(s, err, errlen)) < 0)
         return rc;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        redisReply *r = roundtrip(s,
-                                  redisCommand(s->rc, "GET ferry:offsets:%s:%s:%d", s->group,
-                                               p->topic, (int)p->partition),
-                                  err, errlen);
+        redisReply *r = ferry_redis_roundtrip(s,
+                                              redisCommand(s->rc, "GET ferry:offsets:%s:%s:%d",
+                                                           s->group, p->topic, (int)p->partition),
+                                              err, errlen);
         if (!r)
             return FERRY_ERR_RETRY;
         if (r->type == REDIS_REPLY_STRING)
@@ -803,7 +609,7 @@ static void redis_close_sink(struct ferry_sink *s)
                    s->cfg->name, (unsigned long long)s->replayed, (unsigned long long)s->conflicts,
                    (unsigned long long)s->command_errors, (unsigned long long)s->missing_fields,
                    (unsigned long long)s->parse_errors);
-    disconnect(s);
+    ferry_redis_disconnect(s);
     ferry_buf_release(&s->arena);
     ferry_buf_release(&s->keys);
     ferry_buf_release(&s->out);
