@@ -294,35 +294,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
-int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
-                     const struct ferry_worker_config *w, const char *bootstrap, char *err,
-                     size_t errlen)
+/* The consumer's configuration: ferry's defaults, the user's properties, then what the
+ * guarantee needs. NULL with err on a bad property. */
+static rd_kafka_conf_t *consumer_conf(struct ferry_worker *wk, const char *bootstrap, char *err,
+                                      size_t errlen)
 {
-    struct ferry_worker *wk = calloc(1, sizeof(*wk));
-    rd_kafka_conf_t *conf = NULL;
-    char e[512], id[600];
-    int rc = FERRY_ERR_INVALID;
-
-    if (!wk)
-        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
-    wk->cfg = cfg;
-    wk->w = w;
-    wk->ops = ferry_sink_lookup(w->type);
-    wk->seed = (unsigned int)(time(NULL) ^ (uintptr_t)wk);
-    snprintf(wk->group, sizeof(wk->group), "%s.%s", cfg->group, w->name);
-    snprintf(id, sizeof(id), "ferry-sink-%s", w->name);
-    wk->batch = calloc((size_t)w->batch_max_rows, sizeof(*wk->batch));
-    wk->flying = calloc((size_t)w->batch_max_rows, sizeof(*wk->flying));
-    if (!wk->batch || !wk->flying) {
-        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
-        goto fail;
-    }
+    char id[600];
+    snprintf(id, sizeof(id), "ferry-sink-%s", wk->w->name);
     const struct ferry_kafka_prop defaults[] = {
         {"client.id", id},
         {"enable.auto.commit", "true"},
         {"auto.offset.reset", "earliest"},
         /* the embedded cluster holds a rebalance for session.timeout.ms - 1 s */
-        {"session.timeout.ms", cfg->kafka.embedded ? "6000" : "45000"},
+        {"session.timeout.ms", wk->cfg->kafka.embedded ? "6000" : "45000"},
         /* a subscribed topic that does not exist yet (or is not in the metadata of the broker
          * asked) is looked for again after this, not after librdkafka's 5 minutes */
         {"topic.metadata.refresh.interval.ms", "10000"},
@@ -339,10 +323,34 @@ int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
         {"enable.auto.offset.store", "false"},
         {"group.id", wk->group},
     };
-    conf = ferry_kafka_conf_new(&cfg->kafka, FERRY_KAFKA_CONSUMER, bootstrap, defaults,
+    return ferry_kafka_conf_new(&wk->cfg->kafka, FERRY_KAFKA_CONSUMER, bootstrap, defaults,
                                 sizeof(defaults) / sizeof(defaults[0]), fixed,
                                 sizeof(fixed) / sizeof(fixed[0]), err, errlen);
-    if (!conf)
+}
+
+int ferry_worker_new(struct ferry_worker **out, const struct ferry_config *cfg,
+                     const struct ferry_worker_config *w, const char *bootstrap, char *err,
+                     size_t errlen)
+{
+    struct ferry_worker *wk = calloc(1, sizeof(*wk));
+    rd_kafka_conf_t *conf = NULL;
+    char e[512];
+    int rc = FERRY_ERR_INVALID;
+
+    if (!wk)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
+    wk->cfg = cfg;
+    wk->w = w;
+    wk->ops = ferry_sink_lookup(w->type);
+    wk->seed = (unsigned int)(time(NULL) ^ (uintptr_t)wk);
+    snprintf(wk->group, sizeof(wk->group), "%s.%s", cfg->group, w->name);
+    wk->batch = calloc((size_t)w->batch_max_rows, sizeof(*wk->batch));
+    wk->flying = calloc((size_t)w->batch_max_rows, sizeof(*wk->flying));
+    if (!wk->batch || !wk->flying) {
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "worker: out of memory");
+        goto fail;
+    }
+    if (!(conf = consumer_conf(wk, bootstrap, err, errlen)))
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, wk);
