@@ -68,15 +68,14 @@ int ferry_parser_check_pattern(const char *pattern, char *err, size_t errlen)
     return 0;
 }
 
-struct ferry_parser *ferry_parser_new(enum ferry_format format, const char *pattern, char *err,
-                                      size_t errlen)
+int ferry_parser_new(struct ferry_parser **out, enum ferry_format format, const char *pattern,
+                     char *err, size_t errlen)
 {
     struct ferry_parser *p = calloc(1, sizeof(*p));
+    int rc = FERRY_ERR_INVALID;
 
-    if (!p) {
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
-        return NULL;
-    }
+    if (!p)
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
     p->format = format;
     if ((format == FERRY_FORMAT_REGEX) != (pattern != NULL)) {
         ferry_seterr(err, errlen, FERRY_ERR_INVALID, "parser: a pattern goes with format regex");
@@ -90,22 +89,24 @@ struct ferry_parser *ferry_parser_new(enum ferry_format format, const char *patt
         if (compile(combined_re, "parser: combined", &p->re, err, errlen) < 0)
             goto fail;
     } else {
-        return p;
+        *out = p;
+        return 0;
     }
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); /* without JIT it still works, slower */
     p->md = pcre2_match_data_create_from_pattern(p->re, NULL);
     if (!p->md) {
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
+        rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "parser: out of memory");
         goto fail;
     }
     p->name_count = name_count(p->re);
     pcre2_pattern_info(p->re, PCRE2_INFO_NAMEENTRYSIZE, &p->name_size);
     pcre2_pattern_info(p->re, PCRE2_INFO_NAMETABLE, &p->names);
-    return p;
+    *out = p;
+    return 0;
 
 fail:
     ferry_parser_destroy(p);
-    return NULL;
+    return rc;
 }
 
 void ferry_parser_destroy(struct ferry_parser *p)

@@ -415,16 +415,15 @@ struct ferry_mapping {
     size_t n;
 };
 
-struct ferry_mapping *ferry_mapping_new(const struct ferry_column_config *cols, size_t n, char *err,
-                                        size_t errlen)
+int ferry_mapping_new(struct ferry_mapping **out, const struct ferry_column_config *cols, size_t n,
+                      char *err, size_t errlen)
 {
     struct ferry_mapping *m = calloc(1, sizeof(*m));
     char why[256];
 
     if (!m || !(m->cols = calloc(n ? n : 1, sizeof(*m->cols)))) {
         free(m);
-        ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mapping: out of memory");
-        return NULL;
+        return ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "mapping: out of memory");
     }
     m->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -437,14 +436,14 @@ struct ferry_mapping *ferry_mapping_new(const struct ferry_column_config *cols, 
             continue;
         if (ferry_value_parse(cols[i].type, c->fmt, cols[i].def, strlen(cols[i].def), &c->def, why,
                               sizeof(why)) < 0) {
-            ferry_seterr(err, errlen, FERRY_ERR_INVALID, "column %s: default %s", cols[i].name,
-                         why);
             ferry_mapping_destroy(m);
-            return NULL;
+            return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "column %s: default %s",
+                                cols[i].name, why);
         }
         c->has_def = 1;
     }
-    return m;
+    *out = m;
+    return 0;
 }
 
 void ferry_mapping_destroy(struct ferry_mapping *m)

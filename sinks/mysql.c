@@ -319,9 +319,9 @@ static int mysql_open(struct ferry_sink **out, const struct ferry_worker_config 
     s->chunk = FERRY_MYSQL_CHUNK_ROWS;
     if (s->chunk * s->rows.ncols > 65535)
         s->chunk = 65535 / s->rows.ncols;
-    s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
-    s->mapping = s->parser ? ferry_mapping_new(s->my->columns, s->my->ncolumns, err, errlen) : NULL;
-    if (!s->mapping || build_sql(s, err, errlen) < 0 || ferry_mysql_rows_init(s, err, errlen) < 0) {
+    if (ferry_parser_new(&s->parser, cfg->format, cfg->pattern, err, errlen) < 0 ||
+        ferry_mapping_new(&s->mapping, s->my->columns, s->my->ncolumns, err, errlen) < 0 ||
+        build_sql(s, err, errlen) < 0 || ferry_mysql_rows_init(s, err, errlen) < 0) {
         destroy(s);
         return FERRY_ERR_FATAL;
     }

@@ -55,8 +55,7 @@ static int redis_open(struct ferry_sink **out, const struct ferry_worker_config 
                                 MAX_ARGS);
         }
     }
-    s->parser = ferry_parser_new(cfg->format, cfg->pattern, err, errlen);
-    if (!s->parser) {
+    if (ferry_parser_new(&s->parser, cfg->format, cfg->pattern, err, errlen) < 0) {
         free(s);
         return FERRY_ERR_FATAL; /* the parser said why in err */
     }

@@ -47,9 +47,10 @@ struct ferry_parser;
 
 /* A parser for `format`. pattern (borrowed; read only here) is the PCRE2 pattern of
  * FERRY_FORMAT_REGEX, whose named groups become fields; it must be NULL for the other formats.
- * Returns the parser (caller destroys it), or NULL with err saying why. */
-struct ferry_parser *ferry_parser_new(enum ferry_format format, const char *pattern, char *err,
-                                      size_t errlen);
+ * 0 and *out (the caller destroys it), or FERRY_ERR_INVALID / FERRY_ERR_NOMEM with err saying
+ * why and *out untouched. One thread uses a parser at a time. */
+int ferry_parser_new(struct ferry_parser **out, enum ferry_format format, const char *pattern,
+                     char *err, size_t errlen);
 void ferry_parser_destroy(struct ferry_parser *p);
 /* Checks a `format: regex` pattern: it compiles and has at least one named group. Returns 0,
  * or FERRY_ERR_INVALID with err (a compile error gives PCRE2's offset in the pattern). */

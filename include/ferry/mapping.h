@@ -96,9 +96,11 @@ extern const char *const ferry_column_type_names[];
 struct ferry_mapping;
 
 /* Compiles the columns (borrowed: they must outlive the mapping). Every default must convert
- * (the configuration validator checks it). NULL with err when one does not, or out of memory. */
-struct ferry_mapping *ferry_mapping_new(const struct ferry_column_config *cols, size_t n, char *err,
-                                        size_t errlen);
+ * (the configuration validator checks it). 0 and *out (the caller destroys it), or
+ * FERRY_ERR_INVALID (a default does not convert) / FERRY_ERR_NOMEM with err, *out untouched.
+ * One thread uses a mapping at a time. */
+int ferry_mapping_new(struct ferry_mapping **out, const struct ferry_column_config *cols, size_t n,
+                      char *err, size_t errlen);
 void ferry_mapping_destroy(struct ferry_mapping *m);
 
 /* Converts the fields of one event into out[0 .. n-1], one value per column in configuration

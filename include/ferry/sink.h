@@ -52,7 +52,9 @@ struct ferry_sink_ops {
     const struct ferry_section *config;
     /* Connects and prepares (creates tables when configured). `group` is the consumer group
      * the offsets belong to. cfg and group are borrowed and outlive the sink. Returns 0, or
-     * FERRY_ERR_RETRY when the server is unreachable (the worker tries again later). */
+     * FERRY_ERR_RETRY when the server is unreachable: *out is set then too (the sink exists,
+     * unconnected; every call below connects again first, and the worker tries later);
+     * any other negative ferry_err leaves nothing behind and *out untouched. */
     int (*open)(struct ferry_sink **out, const struct ferry_worker_config *cfg, const char *group,
                 char *err, size_t errlen);
     /* For each partition in parts whose next offset the sink itself stores, sets .offset to it;
@@ -79,6 +81,7 @@ struct ferry_sink_ops {
     /* Optional: fills *out with the counts so far. Called on the worker's thread, between
      * writes. */
     void (*counters)(const struct ferry_sink *sink, struct ferry_sink_counters *out);
+    /* Frees the sink and closes its connection; NULL is fine. */
     void (*close)(struct ferry_sink *sink);
 };
 

@@ -46,7 +46,10 @@ struct ferry_source_ops {
      * engine loads them into a struct of config->size bytes that open() finds with
      * ferry_source_plugin(cfg) (see include/ferry/schema.h). */
     const struct ferry_section *config;
-    /* Creates the source; cfg and state_dir are borrowed and outlive it. */
+    /* Creates the source: 0 and *out (the agent owns it: close), or a negative ferry_err with
+     * err filled and nothing left behind (*out untouched). cfg and state_dir are borrowed and
+     * outlive the source. Every call below comes from the agent's thread, one at a time,
+     * unless it says otherwise. */
     int (*open)(struct ferry_source **out, const struct ferry_source_config *cfg,
                 const char *state_dir, char *err, size_t errlen);
     /* Reads what is available and emits it; returns the number of events emitted (≥ 0) or a
@@ -66,6 +69,8 @@ struct ferry_source_ops {
      * thread reads them while the agent's thread counts. NULL for sources that cannot read an
      * event twice. */
     void (*redelivered)(const struct ferry_source *src, uint64_t *resent, uint64_t *given_up);
+    /* Frees the source; unacknowledged events are not checkpointed (they are read again on
+     * the next start). */
     void (*close)(struct ferry_source *src);
 };
 

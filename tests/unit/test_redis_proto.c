@@ -121,7 +121,8 @@ static void event_parse(struct event *e, enum ferry_format format, const char *d
                         int64_t kafka_ts)
 {
     memset(e, 0, sizeof(*e));
-    e->p = ferry_parser_new(format, NULL, e->err, sizeof(e->err));
+    e->p = NULL;
+    ferry_parser_new(&e->p, format, NULL, e->err, sizeof(e->err));
     assert_non_null(e->p);
     if (ferry_fields_parse(e->p, &e->f, data, len, kafka_ts, e->err, sizeof(e->err)) < 0)
         fail_msg("%.*s: %s", (int)len, data, e->err);
