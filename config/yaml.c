@@ -7,6 +7,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "ferry/buf.h"
 #include "ferry/config.h"
 
 /* ---- diagnostics ---------------------------------------------------------------------- */
@@ -155,51 +156,28 @@ static int node_append(struct ferry_node *parent, struct ferry_node *key, struct
 
 /* ---- ${VAR} expansion ----------------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static int sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 /* Returns a newly allocated expansion of s, or NULL after adding a diagnostic. */
 static char *expand_env(const char *s, int line, int col, struct ferry_diags *d)
 {
-    struct sbuf b = {0};
+    struct ferry_buf b = {0};
     const char *p = s;
 
-    if (sb_add(&b, "", 0) < 0)
+    if (ferry_buf_add(&b, "", 0) < 0)
         return NULL;
     while (*p) {
         const char *dollar = strchr(p, '$');
         if (!dollar) {
-            sb_add(&b, p, strlen(p));
+            ferry_buf_add(&b, p, strlen(p));
             break;
         }
-        sb_add(&b, p, (size_t)(dollar - p));
+        ferry_buf_add(&b, p, (size_t)(dollar - p));
         if (dollar[1] == '$') {
-            sb_add(&b, "$", 1);
+            ferry_buf_add(&b, "$", 1);
             p = dollar + 2;
             continue;
         }
         if (dollar[1] != '{') {
-            sb_add(&b, "$", 1);
+            ferry_buf_add(&b, "$", 1);
             p = dollar + 1;
             continue;
         }
@@ -224,9 +202,9 @@ static char *expand_env(const char *s, int line, int col, struct ferry_diags *d)
         snprintf(vname, sizeof(vname), "%.*s", (int)nlen, name);
         const char *val = getenv(vname);
         if (val && *val)
-            sb_add(&b, val, strlen(val));
+            ferry_buf_add(&b, val, strlen(val));
         else if (sep)
-            sb_add(&b, sep + 2, (size_t)(end - sep - 2));
+            ferry_buf_add(&b, sep + 2, (size_t)(end - sep - 2));
         else if (val)
             ; /* set but empty: expands to nothing */
         else {
