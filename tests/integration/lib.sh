@@ -77,7 +77,7 @@ cleanup() {
   for c in "${T_AT_EXIT[@]}"; do eval "$c" || true; done
   # SIGCONT too: a process the test stopped (SIGSTOP) must see its SIGTERM; one that does not
   # exit within 15 s is killed, so that a failed test leaves nothing running
-  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null; done
+  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
   local end=$((SECONDS + 15))
   for p in "${T_PIDS[@]}"; do
     while kill -0 "$p" 2>/dev/null && ! exited "$p" && [ $SECONDS -lt $end ]; do sleep 0.1; done
