@@ -40,6 +40,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck disable=SC1091
+. "$ROOT/tests/bench/lib.sh"
 FERRY=${FERRY_BIN:-$ROOT/build/ferry}
 LINES=1000000
 SIZE=100
@@ -55,10 +57,7 @@ FERRY_EXTRA=()
 XPROPS=()
 RUNS=1
 
-usage() {
-    sed -n '6,24s/^# \{0,1\}//p' "$0" >&2
-    exit 2
-}
+usage() { usage_lines 6 24; }
 
 while getopts "n:s:p:a:c:f:X:r:t:kh" opt; do
     case $opt in
@@ -134,15 +133,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
-
-# Peak RSS in KiB and CPU seconds (user + system, every thread) of a running process.
+# Peak RSS in KiB of a running process.
 vmhwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_s() {
-    local hz
-    hz=$(getconf CLK_TCK)
-    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$hz" '{printf "%.2f", ($12 + $13) / hz}'
-}
 
 # ---- the input file --------------------------------------------------------------------------
 
@@ -299,8 +291,24 @@ summarize() {
 
 # ---- contenders ------------------------------------------------------------------------------
 
+# finish_run KEY PID T0 LOG...: the end of a run of a contender that runs until it is stopped
+# (ferry, rsyslogd), started at T0 (now_us) as PID: waits until the topic holds every line,
+# takes the process's peak RSS and CPU seconds, stops it and records the run as KEY (saying
+# why, with the end of its LOGs, when it did not complete); then stops the run's mock cluster.
+finish_run() {
+    local key=$1 pid=$2 t0=$3 rss cpu
+    shift 3
+    wait_delivered "$pid" "$t0"
+    rss=$(vmhwm_kib "$pid")
+    cpu=$(cpu_s "$pid")
+    stop_pid "$pid"
+    explain "$key" "$@"
+    record "$key" $((DONE_US - t0)) "$rss" "$cpu" "$WHY"
+    stop_pid "$MOCK_PID"
+}
+
 run_ferry() {
-    local acks=$1 name=${2:-ferry} dir=$TMP/${2:-ferry}-acks-$1-run$RUN pid t0 rss cpu kv
+    local acks=$1 name=${2:-ferry} dir=$TMP/${2:-ferry}-acks-$1-run$RUN pid t0 kv
     mkdir -p "$dir"
     start_mock "$dir" "bench-$name-$acks"
     cat >"$dir/ferry.yaml" <<EOF
@@ -327,13 +335,7 @@ EOF
     "$FERRY" agent -c "$dir/ferry.yaml" >"$dir/agent.log" 2>&1 &
     pid=$!
     STARTED+=("$pid")
-    wait_delivered "$pid" "$t0"
-    rss=$(vmhwm_kib "$pid")
-    cpu=$(cpu_s "$pid")
-    stop_pid "$pid"
-    explain "$name acks=$acks" "$dir/agent.log"
-    record "$name acks=$acks" $((DONE_US - t0)) "$rss" "$cpu" "$WHY"
-    stop_pid "$MOCK_PID"
+    finish_run "$name acks=$acks" "$pid" "$t0" "$dir/agent.log"
 }
 
 run_kcat() {
@@ -393,7 +395,7 @@ EOF
 }
 
 run_rsyslog() {
-    local acks=$1 dir=$TMP/rsyslog-acks-$1-run$RUN pid t0 rss cpu
+    local acks=$1 dir=$TMP/rsyslog-acks-$1-run$RUN pid t0
     if [[ -n $RSYSLOG_SKIP ]]; then
         GOT=0 record "rsyslog acks=$acks" 0 0 0 "skipped: $RSYSLOG_SKIP"
         return 0
@@ -412,13 +414,7 @@ run_rsyslog() {
     rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/stdout.log" 2>&1 &
     pid=$!
     STARTED+=("$pid")
-    wait_delivered "$pid" "$t0"
-    rss=$(vmhwm_kib "$pid")
-    cpu=$(cpu_s "$pid")
-    stop_pid "$pid"
-    explain "rsyslog acks=$acks" "$dir/rsyslogd.log" "$dir/stdout.log"
-    record "rsyslog acks=$acks" $((DONE_US - t0)) "${rss:-0}" "${cpu:-0}" "$WHY"
-    stop_pid "$MOCK_PID"
+    finish_run "rsyslog acks=$acks" "$pid" "$t0" "$dir/rsyslogd.log" "$dir/stdout.log"
 }
 
 # ---- main ------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck disable=SC1091
+. "$ROOT/tests/bench/lib.sh"
 FERRY=${FERRY_BIN:-$ROOT/build/ferry}
 STACK=$ROOT/tests/stack/stack.sh
 EVENTS=200000
@@ -48,10 +50,7 @@ KEEP=0
 DURABLE=1
 CONSUMER='session.timeout.ms: "6000"'
 
-usage() {
-    sed -n '16,34s/^# \{0,1\}//p' "$0" >&2
-    exit 2
-}
+usage() { usage_lines 16 34; }
 while getopts "n:p:b:s:c:r:X:FKkh" opt; do
     case $opt in
     n) EVENTS=$OPTARG ;;
@@ -88,12 +87,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 rate() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", (us > 0) ? n * 1e6 / us : 0 }'; }
-cpu_s() {
-    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null |
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
-}
 
 # ---- servers and data ------------------------------------------------------------------------
 

@@ -34,20 +34,12 @@ cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$BOOTSTRAP"
   producer: {queue.buffering.max.messages: "$QMSG", queue.buffering.max.kbytes: "$QKB"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: 100
-  sources:
-    - name: numbered
-      paths: [$T_DIR/numbered.log]
-      topic: $TOPIC
-      acks: all
+$HTTP_ANY
+$(agent_tail "$T_DIR/state" 100 numbered "$T_DIR/numbered.log" "$TOPIC" all)
 YAML
 CP="$T_DIR/state/numbered.checkpoint.json"
 : >"$T_DIR/numbered.log"
-start_ferry agent agent -c "$T_DIR/ferry.yaml"
-A=$(http_addr agent)
+start_agent agent
 src='source="numbered"'
 
 write_range "$T_DIR/numbered.log" 1 "$N1" "$TEXT"
@@ -61,22 +53,22 @@ mock_brokers down
 echo "every broker down (checkpoint at $CP1, idle VmRSS ${RSS0} KiB, bound ${BOUND} KiB)"
 write_range "$T_DIR/numbered.log" $((N1 + 1)) "$N" "$TEXT"
 SIZE=$(stat -c %s "$T_DIR/numbered.log")
-wait_at_least "reading to stop for a full queue" 60 1 metric "$A" ferry_source_queue_full_total "$src"
+wait_at_least "reading to stop for a full queue" 60 1 metric "$ADDR" ferry_source_queue_full_total "$src"
 
 max_rss=0 max_flight=0 moved=0 max_sent=0
 for i in $(seq 1 "$SAMPLES"); do
   rss=$(vmrss "$PID_agent")
   [ -n "$rss" ] || fail "the agent exited while the brokers were down"
   cp=$(checkpoint_offset "$CP")
-  sent=$(metric "$A" ferry_source_events_sent_total "$src")
-  acked=$(metric "$A" ferry_source_events_acked_total "$src")
+  sent=$(metric "$ADDR" ferry_source_events_sent_total "$src")
+  acked=$(metric "$ADDR" ferry_source_events_acked_total "$src")
   [ "$rss" -le "$max_rss" ] || max_rss=$rss
   [ "$sent" -le "$max_sent" ] || max_sent=$sent
   [ $((sent - acked)) -le "$max_flight" ] || max_flight=$((sent - acked))
   [ "$cp" = "$CP1" ] || moved=$((moved + 1))
   sleep 0.25
 done
-full=$(metric "$A" ferry_source_queue_full_total "$src")
+full=$(metric "$ADDR" ferry_source_queue_full_total "$src")
 echo "figures: samples=$SAMPLES idle_rss_kib=$RSS0 max_rss_kib=$max_rss bound_kib=$BOUND" \
   "queue_full=$full max_sent=$max_sent of $N max_in_flight=$max_flight (queue $QMSG)" \
   "checkpoint_moves=$moved file_bytes=$SIZE"

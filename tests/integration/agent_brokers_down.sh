@@ -21,26 +21,16 @@ echo "every broker down before any ferry starts"
 
 cat >"$T_DIR/agent.yaml" <<YAML
 kafka: {brokers: "$BOOTSTRAP"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state-agent
-  checkpoint_ms: 200
-  sources:
+$HTTP_ANY
+$(agent_section "$T_DIR/state-agent" 200)
     - {name: a, paths: [$T_DIR/a.log], topic: $TA, acks: all}
 YAML
 cat >"$T_DIR/run.yaml" <<YAML
-kafka:
-  brokers: "$BOOTSTRAP"
-  consumer: {session.timeout.ms: "6000"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state-run
-  checkpoint_ms: 200
-  sources:
+$(sink_kafka "$BOOTSTRAP")
+$HTTP_ANY
+$(agent_section "$T_DIR/state-run" 200)
     - {name: b, paths: [$T_DIR/b.log], topic: $TB, acks: all}
-sinks:
-  group: $T_ID
-  workers:
+$(sinks_section)
     - name: seen
       type: redis
       topics: [$TB]

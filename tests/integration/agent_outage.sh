@@ -21,27 +21,17 @@ cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$BOOTSTRAP"
   producer: {queue.buffering.max.messages: "5000"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: 200
-  sources:
-    - name: numbered
-      paths: [$T_DIR/numbered.log]
-      topic: $TOPIC
-      acks: all
+$HTTP_ANY
+$(agent_tail "$T_DIR/state" 200 numbered "$T_DIR/numbered.log" "$TOPIC" all)
 YAML
 : >"$T_DIR/numbered.log"
-start_ferry agent agent -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr agent)
+start_agent agent
 CP="$T_DIR/state/numbered.checkpoint.json"
 cp_off() { checkpoint_offset "$CP"; }
 queue_full() { metric "$ADDR" ferry_source_queue_full_total; }
 
 # The writer: N numbered lines over about 15 s.
-write_numbered "$T_DIR/numbered.log" "$N" $((N / 150)) "outage line" &
-writer=$!
-T_PIDS+=("$writer")
+start_writer write_numbered "$T_DIR/numbered.log" "$N" $((N / 150)) "outage line"
 
 wait_at_least "a checkpoint inside the file" 60 1 cp_off
 qf_before=$(queue_full)
@@ -61,20 +51,14 @@ sent_end_of_outage=$(metric "$ADDR" ferry_source_events_sent_total)
 qf_down=$(queue_full)
 kill -USR2 "$MOCK_PID"
 echo "every broker up again"
-wait "$writer"
-T_PIDS=("$PID_agent")
+wait_writer
 size=$(stat -c %s "$T_DIR/numbered.log")
 
 wait_acked "$CP" "$T_DIR/numbered.log" 120
 stop_ferry agent
 
-kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q -f '%p %o %s\n' >"$T_DIR/read.txt"
-first=$(awk '!($1 in f) { f[$1] = $2 } END { for (p in f) s += f[p]; print s + 0 }' "$T_DIR/read.txt")
+read -r records missing doubled first < <(count_numbered "$BOOTSTRAP" "$TOPIC" "$N" "$T_DIR/read.txt")
 [ "$first" = 0 ] || fail "the mock dropped the oldest messages (first offsets sum to $first): lower N"
-read -r records missing doubled < <(awk -v n="$N" '
-  { c[$3]++; r++ }
-  END { for (i = 1; i <= n; i++) { if (!(i in c)) m++; else if (c[i] > 1) d++ }
-        print r + 0, m + 0, d + 0 }' "$T_DIR/read.txt")
 echo "figures: written=$N bytes=$size checkpoint_at_down=$cp_at_down" \
   "checkpoint_queue_full=$cp_stopped checkpoint_end_of_outage=$cp_end_of_outage" \
   "queue_full_stops=$qf_before->$qf_down sent_queue_full=$sent_stopped" \

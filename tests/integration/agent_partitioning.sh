@@ -57,14 +57,12 @@ grep -q "json: 1000 events keyed, 100 without a key (fallback explicit)" "$T_DIR
 grep -q "regex: 1000 events keyed, 120 without a key (fallback round_robin): no match 120" \
   "$T_DIR/agent.log" || fail "the agent's key counters for regex"
 
-# check.sh SOURCE [OPTIONS…]: the Java checker on the source's topic, figures in $T_DIR/SOURCE.java
+# check SOURCE [OPTIONS…]: the Java checker on the source's topic, figures in $T_DIR/SOURCE.java
+# (get reads them)
 check() {
   local s=$1; shift
-  java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" --bootstrap "$BS" \
-    --topic "${TOPIC[$s]}" "$@" >"$T_DIR/$s.java" 2>"$T_DIR/$s.java.log" ||
-    fail "checker on ${TOPIC[$s]}: $(cat "$T_DIR/$s.java.log")"
+  java_check "$T_DIR/$s.java" "$BS" "${TOPIC[$s]}" "$@"
 }
-get() { sed -n "s/^$2=//p" "$T_DIR/$1.java"; }
 
 # ---- keyed placement, two judges
 keys_total=0
@@ -75,13 +73,13 @@ for spec in json:explicit:5 regex:round_robin named:default static:default; do
   check "$s" --keys
   want_keyed=$(sed -n 's/^expected_keyed=//p' "$T_DIR/$s.py")
   want_keys=$(sed -n 's/^distinct_keys=//p' "$T_DIR/$s.py")
-  [ "$(get "$s" key_mismatch)" = 0 ] || fail "$s: Java says key_mismatch=$(get "$s" key_mismatch): $(get "$s" first_key_mismatch)"
-  [ "$(get "$s" keyed)" = "$want_keyed" ] || fail "$s: Java counts $(get "$s" keyed) keyed records, want $want_keyed"
-  [ "$(get "$s" keys)" = "$want_keys" ] || fail "$s: Java counts $(get "$s" keys) distinct keys, want $want_keys"
-  [ "$(get "$s" records)" = "${LINES[$s]}" ] || fail "$s: $(get "$s" records) records, want ${LINES[$s]}"
+  [ "$(get key_mismatch)" = 0 ] || fail "$s: Java says key_mismatch=$(get key_mismatch): $(get first_key_mismatch)"
+  [ "$(get keyed)" = "$want_keyed" ] || fail "$s: Java counts $(get keyed) keyed records, want $want_keyed"
+  [ "$(get keys)" = "$want_keys" ] || fail "$s: Java counts $(get keys) distinct keys, want $want_keys"
+  [ "$(get records)" = "${LINES[$s]}" ] || fail "$s: $(get records) records, want ${LINES[$s]}"
   ! grep -q '^header' "$T_DIR/$s.java" || fail "$s: headers with 'headers: false'"
   keys_total=$((keys_total + want_keys))
-  echo "figures $s: records=$(get "$s" records) keyed=$want_keyed keys=$want_keys" \
+  echo "figures $s: records=$(get records) keyed=$want_keyed keys=$want_keys" \
     "java key_mismatch=0 python $(grep -E '^(wrong_partition|wrong_key|unkeyed_per_partition)=' "$T_DIR/$s.py" | tr '\n' ' ')"
 done
 grep -q '^unkeyed_per_partition=0,0,0,0,0,100$' "$T_DIR/json.py" || fail "json: fallback explicit"
@@ -89,9 +87,9 @@ ok "keyed placement: $keys_total distinct keys where Java and kafka-python put t
 
 # ---- round robin, and headers
 check rr --expect-lines 60000 --dump "$T_DIR/rr.tsv"
-for f in missing doubled; do [ "$(get rr $f)" = 0 ] || fail "rr: $f=$(get rr $f)"; done
+for f in missing doubled; do [ "$(get $f)" = 0 ] || fail "rr: $f=$(get $f)"; done
 counts=()
-for p in 0 1 2 3 4 5; do counts+=("$(get rr "partition.$p")"); done
+for p in 0 1 2 3 4 5; do counts+=("$(get "partition.$p")"); done
 echo "figures rr: per partition ${counts[*]}"
 # The partitioner deals each event to the partition after the last one chosen, and the file
 # is read in order, so line i goes to partition (i + c) % 6 and, within a partition, line i+6
@@ -114,21 +112,21 @@ sys.exit(0 if max(sizes) - min(sizes) == 0 and breaks == 0 and firsts == list(ra
 PY
 echo "figures rr: $(cat "$T_DIR/rr.order")"
 for h in ferry.host ferry.path ferry.offset; do
-  [ "$(get rr "header.$h")" = 60000 ] || fail "rr: header.$h=$(get rr "header.$h"), want 60000"
+  [ "$(get "header.$h")" = 60000 ] || fail "rr: header.$h=$(get "header.$h"), want 60000"
 done
-[ "$(get rr header_sample.ferry.host)" = "$(hostname)" ] || fail "rr: ferry.host $(get rr header_sample.ferry.host)"
-[ "$(get rr header_sample.ferry.path)" = "$T_DIR/rr.log" ] || fail "rr: ferry.path $(get rr header_sample.ferry.path)"
+[ "$(get header_sample.ferry.host)" = "$(hostname)" ] || fail "rr: ferry.host $(get header_sample.ferry.host)"
+[ "$(get header_sample.ferry.path)" = "$T_DIR/rr.log" ] || fail "rr: ferry.path $(get header_sample.ferry.path)"
 $HELPER headers "$BS" "${TOPIC[rr]}" "$T_DIR/rr.log" >"$T_DIR/rr.py" ||
   fail "kafka-python on rr headers: $(tr '\n' ' ' <"$T_DIR/rr.py")"
-[ "$(get rr header_sample.ferry.offset)" = "$(sed -n 's/^sample_offset=//p' "$T_DIR/rr.py")" ] ||
+[ "$(get header_sample.ferry.offset)" = "$(sed -n 's/^sample_offset=//p' "$T_DIR/rr.py")" ] ||
   fail "rr: the two clients disagree on the sample ferry.offset"
 ok "round robin: ${counts[*]}; every record carries ferry.host, ferry.path and its line's ferry.offset"
 
 # ---- explicit
 check explicit
-[ "$(get explicit partition.2)" = 1000 ] && [ "$(get explicit records)" = 1000 ] ||
+[ "$(get partition.2)" = 1000 ] && [ "$(get records)" = 1000 ] ||
   fail "explicit: $(grep '^partition' "$T_DIR/explicit.java" | tr '\n' ' ')"
-[ "$(get explicit header_sample.ferry.offset)" = 0 ] || fail "explicit: first record's ferry.offset"
+[ "$(get header_sample.ferry.offset)" = 0 ] || fail "explicit: first record's ferry.offset"
 $HELPER headers "$BS" "${TOPIC[explicit]}" "$T_DIR/explicit.log" >"$T_DIR/explicit.py" ||
   fail "kafka-python on explicit headers: $(tr '\n' ' ' <"$T_DIR/explicit.py")"
 ok "explicit: 1000 records, all on partition 2"

@@ -48,8 +48,7 @@ agent:
       partitioning: {mode: explicit, partition: 2}
 YAML
 : >"$T_DIR/lines.log"
-start_ferry agent agent -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr agent)
+start_agent agent
 CP="$T_DIR/state/lines.checkpoint.json"
 
 # write_lines FROM TO: appends "<i> shrink line <i, 8 digits>", about 250 lines a second
@@ -108,9 +107,7 @@ a2=$(acked)
 [ $((a2 + r2)) -eq "$N2" ] || fail "acked $a2 + refused $r2 != $N2 lines read"
 kill -0 "$PID_agent" 2>/dev/null || fail "the agent died after its partition came back"
 
-java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" --bootstrap "$B" \
-  --topic "$TOPIC" --expect-lines "$N2" --dump "$T_DIR/dump.tsv" >"$T_DIR/check.out" ||
-  fail "the Java checker could not read $TOPIC"
+java_check "$T_DIR/check.out" "$B" "$TOPIC" --expect-lines "$N2" --dump "$T_DIR/dump.tsv"
 python3 - "$T_DIR/dump.tsv" "$N1" "$N2" "$((r2 - r1))" <<'PY' >"$T_DIR/judge.out" || { cat "$T_DIR/judge.out"; fail "phase 2 is not what the design promises"; }
 import sys
 dump, n1, n2, refused2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -19,11 +19,11 @@ TABLE="e2e_$T_ID"
 PREFIX="e2e:$T_ID"
 
 case "$MODE" in
-  mock) start_mock "$TOPIC:4"; PROPS='session.timeout.ms: "6000"' ;;
+  mock) start_mock "$TOPIC:4" ;;
   real)
     need_real_kafka
     "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" >/dev/null
-    BOOTSTRAP=$FERRY_REAL_KAFKA_BOOTSTRAP; PROPS='session.timeout.ms: "6000"' ;;
+    BOOTSTRAP=$FERRY_REAL_KAFKA_BOOTSTRAP ;;
   *) fail "mode must be mock or real" ;;
 esac
 
@@ -42,33 +42,13 @@ gen() { # gen FIRST LAST
 gen 1 "$N" >"$T_DIR/access.log"
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$BOOTSTRAP"
-  consumer: {$PROPS}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: 200
-  sources:
-    - name: web
-      paths: [$T_DIR/access.log]
-      topic: $TOPIC
-      acks: all
-sinks:
-  group: $T_ID
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: combined
-      mysql: $(mysql_conn)
-      table: $TABLE
+$(sink_kafka "$BOOTSTRAP")
+$(agent_tail "$T_DIR/state" 200 web "$T_DIR/access.log" "$TOPIC" all)
+$(sinks_section)
+$(mysql_worker rows "$TOPIC" combined "$TABLE")
       columns: {url: url, status: status, client: remote_addr}
       batch: {max_rows: 500, max_ms: 100}
-    - name: counters
-      type: redis
-      topics: [$TOPIC]
-      format: combined
-      redis: {host: 127.0.0.1, port: $FERRY_REDIS_PORT}
+$(redis_worker counters "$TOPIC" "$FERRY_REDIS_PORT" combined)
       commands:
         - [HINCRBY, "$PREFIX:status:{day}", "{status}", "1"]
         - [INCRBY, "$PREFIX:bytes", "{bytes}"]
@@ -166,11 +146,8 @@ ok "restart resumed at the checkpoint: exactly $MORE more rows and counts"
 if [ "$MODE" = real ]; then
   # The topic itself, read by the Java client: every numbered line once (two clean runs of
   # an idempotent producer leave no duplicates).
-  java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
-    --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --expect-lines $((N + MORE)) \
-    --number-regex 'n=([0-9]+) ' >"$T_DIR/check.txt" 2>"$T_DIR/check.log" ||
-    fail "checker: $(cat "$T_DIR/check.log")"
-  get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
+  java_check "$T_DIR/check.txt" "$BOOTSTRAP" "$TOPIC" --expect-lines $((N + MORE)) \
+    --number-regex 'n=([0-9]+) '
   [ "$(get records)" = $((N + MORE)) ] && [ "$(get missing)" = 0 ] && [ "$(get doubled)" = 0 ] ||
     fail "topic as the Java client reads it: $(tr '\n' ' ' <"$T_DIR/check.txt")"
   ok "the Java consumer reads $((N + MORE)) records, none missing, none doubled"

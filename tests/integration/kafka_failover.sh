@@ -18,19 +18,11 @@ TOPIC="failover-$T_ID"
 cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$B"
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: 200
-  sources:
-    - name: numbered
-      paths: [$T_DIR/numbered.log]
-      topic: $TOPIC
-      acks: all
+$HTTP_ANY
+$(agent_tail "$T_DIR/state" 200 numbered "$T_DIR/numbered.log" "$TOPIC" all)
 YAML
 : >"$T_DIR/numbered.log"
-start_ferry agent agent -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr agent)
+start_agent agent
 acked() { metric "$ADDR" ferry_source_events_acked_total; }
 # p0_end: partition 0's end offset (its high watermark), as its current leader tells kcat
 p0_end() {
@@ -41,21 +33,13 @@ p0_end() {
 leader_of_p0() { "$STACK" -d "$FERRY_STACK_DIR" kafka leader "$TOPIC" 0 2>/dev/null; }
 # a node killed here is started again even when the test fails: the cluster is shared
 down=""
-restart_down() {
-  local rc=$?
-  set +e # an exit handler: every step runs, and cleanup sees the test's status
-  [ -z "$down" ] || "$STACK" -d "$FERRY_STACK_DIR" kafka start-node "$down" >/dev/null 2>&1
-  (exit "$rc")
-  cleanup
-}
-trap restart_down EXIT
+restart_down() { [ -z "$down" ] || "$STACK" -d "$FERRY_STACK_DIR" kafka start-node "$down" >/dev/null 2>&1; }
+at_exit restart_down
 
 # The writer, in two halves of N/2 numbered lines at about 6,000 a second: the first while
 # partition 0's leader is killed, the second once another node leads it, so that lines reach
 # partition 0 while that node leads it.
-write_numbered "$T_DIR/numbered.log" $((N / 2)) 600 "failover line" &
-writer=$!
-T_PIDS+=("$writer")
+start_writer write_numbered "$T_DIR/numbered.log" $((N / 2)) 600 "failover line"
 
 wait_at_least "lines acknowledged before the kill" 120 2000 acked
 leader=$(leader_of_p0) || fail "no leader for $TOPIC [0]"
@@ -69,13 +53,10 @@ echo "killed node $leader, leader of $TOPIC [0], with $acked_at_kill of $N lines
 new_leader() { local l; l=$(leader_of_p0) && [ "$l" != "$leader" ] && echo "$l"; }
 wait_for "a new leader of $TOPIC [0]" 60 new_leader >/dev/null
 leader2=$(new_leader) || fail "partition 0 lost its new leader"
-wait "$writer"
-T_PIDS=("$PID_agent")
+wait_writer
 wait_for "the end offset of $TOPIC [0] from node $leader2" 30 p0_end >/dev/null
 p0_elected=$(p0_end) || fail "kcat could not read the end of $TOPIC [0]"
-write_numbered "$T_DIR/numbered.log" "$N" 600 "failover line" $((N / 2 + 1)) &
-writer=$!
-T_PIDS+=("$writer")
+start_writer write_numbered "$T_DIR/numbered.log" "$N" 600 "failover line" $((N / 2 + 1))
 grown() { local e; e=$(p0_end) && [ "$e" -gt "$p0_elected" ] && [ "$(acked)" -gt $((N / 2)) ]; }
 wait_for "partition 0 to grow on node $leader2 and more lines acknowledged" 90 grown
 p0_down=$(p0_end)
@@ -88,8 +69,7 @@ echo "node $leader down: node $leader2 leads $TOPIC [0], its end went from $p0_e
 "$STACK" -d "$FERRY_STACK_DIR" kafka start-node "$leader" >/dev/null
 down=""
 echo "node $leader is back"
-wait "$writer"
-T_PIDS=("$PID_agent")
+wait_writer
 
 wait_acked "$T_DIR/state/numbered.checkpoint.json" "$T_DIR/numbered.log" 180
 kill -0 "$PID_agent" || fail "the agent exited"
@@ -97,10 +77,7 @@ acked_end=$(acked)
 failures=$(metric "$ADDR" ferry_source_delivery_failures_total)
 stop_ferry agent
 
-java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
-  --bootstrap "$B" --topic "$TOPIC" --expect-lines "$N" \
-  >"$T_DIR/check.txt" 2>"$T_DIR/check.log" || fail "checker: $(cat "$T_DIR/check.log")"
-get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
+java_check "$T_DIR/check.txt" "$B" "$TOPIC" --expect-lines "$N"
 echo "figures: written=$N acked_at_kill=$acked_at_kill acked_while_down=$acked_down" \
   "acked_end=$acked_end delivery_failures=$failures killed=$leader new_leader=$leader2" \
   "p0_end_elected=$p0_elected p0_end_down=$p0_down received=$(get records)" \

@@ -66,11 +66,18 @@ fail() {
 
 ok() { echo "ok: $*"; }
 
+# at_exit COMMAND: COMMAND runs when the test ends, before the cleanup, whatever its status (a
+# failure of COMMAND is passed over): for what must be undone even when the test fails, such as
+# a node of the shared cluster paused or killed
+T_AT_EXIT=()
+at_exit() { T_AT_EXIT+=("$1"); }
+
 cleanup() {
-  local rc=$?
+  local rc=$? c
+  for c in "${T_AT_EXIT[@]}"; do eval "$c" || true; done
   # SIGCONT too: a process the test stopped (SIGSTOP) must see its SIGTERM; one that does not
   # exit within 15 s is killed, so that a failed test leaves nothing running
-  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null; done
+  for p in "${T_PIDS[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
   local end=$((SECONDS + 15))
   for p in "${T_PIDS[@]}"; do
     while kill -0 "$p" 2>/dev/null && ! exited "$p" && [ $SECONDS -lt $end ]; do sleep 0.1; done
@@ -280,3 +287,78 @@ count_numbered() {
 # exited PID: true once process PID has ended (gone, or a zombie its parent has not reaped:
 # kill -0 still succeeds for those)
 exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# HTTP_ANY: the `http:` line of a configuration whose ferry listens on a port of its own
+# choosing (http_addr reads it from the log)
+HTTP_ANY='http: {listen: "127.0.0.1:0"}'
+
+# agent_section STATE_DIR CHECKPOINT_MS: the head of an `agent:` section, up to `sources:`
+agent_section() { printf 'agent:\n  state_dir: %s\n  checkpoint_ms: %s\n  sources:\n' "$1" "$2"; }
+
+# agent_tail STATE_DIR CHECKPOINT_MS NAME PATHS TOPIC ACKS: an `agent:` section with one tail
+# source NAME, which ships the files PATHS (a glob) to TOPIC with acks ACKS; more keys of the
+# source may follow
+agent_tail() {
+  agent_section "$1" "$2"
+  printf '    - name: %s\n      paths: [%s]\n      topic: %s\n      acks: %s\n' "$3" "$4" "$5" "$6"
+}
+
+# start_agent NAME [CONFIG]: ferry NAME runs `ferry agent -c CONFIG` ($T_DIR/ferry.yaml, with
+# $HTTP_ANY); waits for its HTTP endpoint and sets ADDR to its address.
+start_agent() {
+  start_ferry "$1" agent -c "${2:-$T_DIR/ferry.yaml}"
+  ADDR=$(http_addr "$1")
+}
+
+# start_writer COMMAND…: runs COMMAND in the background (its standard input the caller's: a
+# here-document goes with it) as the test's writer; sets WRITER to its pid, which the cleanup
+# stops if the test fails first.
+start_writer() {
+  "$@" <&0 &
+  WRITER=$!
+  T_PIDS+=("$WRITER")
+}
+
+# wait_writer: waits until the writer (start_writer) is done, fails if it failed, and takes it
+# off the processes the cleanup stops.
+wait_writer() {
+  local p keep=()
+  wait "$WRITER" || fail "the writer failed"
+  for p in "${T_PIDS[@]}"; do [ "$p" = "$WRITER" ] || keep+=("$p"); done
+  T_PIDS=("${keep[@]}")
+}
+
+# wait_quiet CHECKPOINT: waits until the agent's CHECKPOINT file has not changed for 3 s (the
+# agent shipped what there is), for 120 s at the most.
+wait_quiet() {
+  local last="" same=0 stop_at=$((SECONDS + 120)) cur
+  while [ $SECONDS -lt $stop_at ]; do
+    cur=$(md5sum "$1" 2>/dev/null || true)
+    if [ -n "$cur" ] && [ "$cur" = "$last" ]; then
+      same=$((same + 1))
+      [ $same -ge 6 ] && return 0
+    else
+      same=0
+    fi
+    last=$cur
+    sleep 0.5
+  done
+  fail "the agent never went quiet ($1)"
+}
+
+# java_check OUT BOOTSTRAP TOPIC [OPTION…]: the Java checker (tests/tools/Check.java: Kafka's
+# own client) reads TOPIC with OPTIONs; its figures, NAME=VALUE lines, go to OUT and its
+# complaints to OUT.err (shown when it fails, which fails the test). Sets CHECKED to OUT.
+java_check() {
+  local out=$1 bs=$2 topic=$3
+  shift 3
+  CHECKED=$out
+  java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" --bootstrap "$bs" \
+    --topic "$topic" "$@" >"$out" 2>"$out.err" || fail "checker on $topic: $(cat "$out.err")"
+}
+
+# get NAME [OUT]: the figure NAME the checker wrote into OUT (by default the last java_check's)
+get() { sed -n "s/^$1=//p" "${2:-$CHECKED}"; }
+
+# shellcheck disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib_sink.sh"

@@ -55,24 +55,16 @@ PY
 }
 
 rows_of() { sql "SELECT COUNT(*), COUNT(DISTINCT n) FROM \`$1\`"; }
-# (a partition that never had an event keeps next_offset -1)
-offsets_of() { sql "SELECT COALESCE(SUM(GREATEST(next_offset, 0)), 0) FROM ferry_offsets WHERE consumer_group = '$1' AND topic = '$2'"; }
 
-# mysql_worker TOPIC TABLE FORMAT: a worker whose last partial batch is written only at stop
-mysql_worker() {
+# rows_sinks TOPIC TABLE FORMAT: the `sinks:` section of one MySQL worker, rows, whose last
+# partial batch is written only at the stop
+rows_sinks() {
   local pattern=""
-  [ "$3" = regex ] && pattern="pattern: '^(?<n>[0-9]+) '"
+  [ "$3" != regex ] || pattern="pattern: '^(?<n>[0-9]+) '"
   cat <<YAML
-sinks:
-  group: $T_ID
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$1]
-      format: $3
+$(sinks_section)
+$(mysql_worker rows "$1" "$3" "$2")
       $pattern
-      mysql: $(mysql_conn)
-      table: $2
       columns: {n: {type: int}}
       batch: {max_rows: $BATCH, max_ms: 600000}
 YAML
@@ -87,11 +79,8 @@ agent_case() {
 kafka:
   brokers: "$B"
   producer: {linger.ms: "3000"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $d/state
-  checkpoint_ms: 100
-  sources:
+$HTTP_ANY
+$(agent_section "$d/state" 100)
     - {name: lines, paths: [$d/lines.log], topic: $topic, acks: all}
 YAML
   : >"$d/lines.log"
@@ -121,7 +110,7 @@ sink_case() {
   "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$topic:3" >/dev/null
   seq 1 "$N" | awk '{ printf "%d|{\"n\":%d}\n", $1, $1 }' | kcat -P -K '|' -b "$B" -t "$topic" -X acks=all ||
     fail "kcat could not produce"
-  { echo "kafka: {brokers: \"$B\"}"; echo 'http: {listen: "127.0.0.1:0"}'; mysql_worker "$topic" "$table" json; } >"$d/ferry.yaml"
+  { echo "kafka: {brokers: \"$B\"}"; echo "$HTTP_ANY"; rows_sinks "$topic" "$table" json; } >"$d/ferry.yaml"
   "$FERRY_BIN" check -c "$d/ferry.yaml" >/dev/null || fail "config: $("$FERRY_BIN" check -c "$d/ferry.yaml" 2>&1)"
   start_ferry "$name" sink -c "$d/ferry.yaml"
   local a took rows distinct offs committed end
@@ -133,7 +122,7 @@ sink_case() {
   signal_stop "$name" "$sig"
   took=$TOOK
   read -r rows distinct < <(rows_of "$table")
-  offs=$(offsets_of "$T_ID.rows" "$topic")
+  offs=$(offsets_sum "$T_ID.rows" "$topic")
   read -r committed end < <(committed_at_end "$T_ID.rows" "$topic")
   echo "figures: sink SIG$sig: rows before the signal $FULL, exit 0 after ${took}s, rows=$rows" \
     "distinct=$distinct ferry_offsets=$offs kafka_committed=$committed end=$end"
@@ -150,14 +139,11 @@ run_case() {
   "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$topic:3" >/dev/null
   cat >"$d/ferry.yaml" <<YAML
 kafka: {brokers: "$B"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $d/state
-  checkpoint_ms: 100
-  sources:
+$HTTP_ANY
+$(agent_section "$d/state" 100)
     - {name: lines, paths: [$d/lines.log], topic: $topic, acks: all}
 YAML
-  mysql_worker "$topic" "$table" regex >>"$d/ferry.yaml"
+  rows_sinks "$topic" "$table" regex >>"$d/ferry.yaml"
   : >"$d/lines.log"
   start_ferry "$name" run -c "$d/ferry.yaml"
   local a took rows distinct offs committed end cp size
@@ -171,7 +157,7 @@ YAML
   cp=$(checkpoint_offset "$d/state/lines.checkpoint.json")
   size=$(stat -c %s "$d/lines.log")
   read -r rows distinct < <(rows_of "$table")
-  offs=$(offsets_of "$T_ID.rows" "$topic")
+  offs=$(offsets_sum "$T_ID.rows" "$topic")
   read -r committed end < <(committed_at_end "$T_ID.rows" "$topic")
   echo "figures: run SIG$sig: exit 0 after ${took}s, checkpoint $cp of $size, rows=$rows" \
     "distinct=$distinct ferry_offsets=$offs kafka_committed=$committed end=$end"

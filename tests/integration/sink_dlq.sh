@@ -63,27 +63,13 @@ json.dump({"ends": [end[tp] for tp in tps], "records": got}, open(sys.argv[3], "
 PY
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-http: {listen: "127.0.0.1:0"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn)
-      table: $TABLE
+$(sink_kafka "$B")
+$HTTP_ANY
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE")
       columns: {n: n, name: name}
       batch: {max_rows: 100, max_ms: 50}
-    - name: counts
-      type: redis
-      topics: [$TOPIC]
-      format: json
-      redis: {host: 127.0.0.1, port: $FERRY_REDIS_PORT}
+$(redis_worker counts "$TOPIC" "$FERRY_REDIS_PORT")
       batch: {max_rows: 100, max_ms: 50}
       commands:
         - [INCR, "$P:events"]
@@ -93,10 +79,9 @@ rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
 good=$((N + 1))
 N_NOTJSON=10 N_LONG=6 N_UTF8=4
 have_all() { [ "$(rows)" -ge "$good" ] && [ "$(rcli GET "$P:events" | sed 's/^$/0/')" -ge $((good + N_LONG)) ]; }
-start_ferry sink sink -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr sink)
+start_sink sink
 wait_for "every good event written" 60 have_all
-dl() { metric "$ADDR" ferry_worker_events_dead_lettered_total "worker=\"$1\""; }
+dl() { wm sink events_dead_lettered "$1"; }
 wait_at_least "the rows worker's dead letters" 60 $((N_NOTJSON + N_LONG + N_UTF8)) dl rows
 wait_at_least "the counts worker's dead letters" 60 $((N_NOTJSON + N_UTF8)) dl counts
 # each worker's committed offsets (its group is GROUP.WORKER) reach the partition ends, as

@@ -26,43 +26,19 @@ LATEST="crl_$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:6" "$DLQ:1" >/dev/null
 
 # a MariaDB of this test's own: restarting it disturbs no other test
-env -u FERRY_MYSQL_PORT "$STACK" -d "$T_DIR/stack" start mariadb >/dev/null ||
-  fail "private mariadb did not start"
-# shellcheck disable=SC1091
-. "$T_DIR/stack/env"
-MYPORT=$FERRY_MYSQL_PORT
-start_mariadb_again() { # on its port and its data directory (InnoDB recovers it)
-  FERRY_MYSQL_PORT=$MYPORT FERRY_MYSQL_KEEP_DATA=1 "$STACK" -d "$T_DIR/stack" start mariadb \
-    >/dev/null || fail "mariadb did not start again on port $MYPORT"
-}
+private_mariadb
 
-MYSQL="mysql: $(mysql_conn "$MYPORT")"
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-http: {listen: "127.0.0.1:0"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      $MYSQL
-      table: $TABLE
+$(sink_kafka "$B")
+$HTTP_ANY
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE" "$MYPORT")
       columns:
         n: {type: int, null: false}
         k: {type: int}
         at: {type: datetime, format: epoch_ms}
       batch: {max_rows: 2000, max_ms: 100}
-    - name: latest
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      $MYSQL
-      table: $LATEST
+$(mysql_worker latest "$TOPIC" json "$LATEST" "$MYPORT")
       mode: upsert
       key: [k]
       raw: false
@@ -80,15 +56,8 @@ produce() { # produce FIRST LAST: chunks FIRST..LAST of 8, in a steady stream of
     paced "$per" | kcat -P -b "$B" -t "$TOPIC" -K : -X acks=all
 }
 rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
-# m PROCESS METRIC [WORKER]: a counter of a running process (both workers, or one)
-m() { metric "${ADDR[$1]}" "ferry_worker_$2_total" "${3:+worker=\"$3\"}"; }
-declare -A ADDR
-begin() { start_ferry "$1" sink -c "$T_DIR/ferry.yaml"; ADDR[$1]=$(http_addr "$1"); }
-
-# held PROCESS WORKER: the partitions a worker holds now
-held() { echo $(($(m "$1" partitions_assigned "$2") - $(m "$1" partitions_revoked "$2"))); }
-begin w1
-begin w2
+start_sink w1
+start_sink w2
 for w in rows latest; do # both processes in both groups before the first event
   wait_at_least "partitions for the second process's $w worker" 90 1 held w2 "$w"
   wait_at_least "partitions for the first process's $w worker" 90 1 held w1 "$w"
@@ -98,33 +67,18 @@ producer=$!
 # ---- kill -9 of a worker while rows arrive -------------------------------------------------
 wait_at_least "rows from the first chunks" 120 $((N / 16)) rows
 wait_rising "rows arriving" 60 rows
-w1_written=$(m w1 events_written rows)
-w1_held=$(held w1 rows)
-a2=$(m w2 partitions_assigned)
-kill -KILL "$PID_w1"
-wait "$PID_w1" 2>/dev/null || true
-at_kill=$(rows)
-echo "first worker killed (SIGKILL) at $at_kill rows (it held $w1_held partitions, had written $w1_written events)"
-[ "$w1_written" -gt 0 ] && [ "$w1_held" -gt 0 ] ||
-  fail "the killed worker held $w1_held partitions, had written $w1_written events: its kill proves nothing"
-rebalanced() { [ "$(m w2 partitions_assigned)" -gt "$a2" ]; }
-wait_for "the survivor's rebalance (partitions assigned above $a2)" 90 rebalanced
-echo "survivor rebalanced: partitions assigned $a2 -> $(m w2 partitions_assigned)"
+kill_busy_worker w1 w2 rows rows
 wait "$producer" || fail "kcat failed"
-begin w3
+start_sink w3
 wait_at_least "partitions for the third process's rows worker" 90 1 held w3 rows
 wait_at_least "partitions for the third process's upsert worker" 90 1 held w3 latest
 
 # ---- SIGKILL of MariaDB while batches are being committed -----------------------------------
 produce 4 6 &
 producer=$!
-wait_at_least "rows from the next chunks" 120 $((at_kill + N / 16)) rows
-fails_before=$(($(m w2 write_failures) + $(m w3 write_failures)))
-wait_rising "rows being committed" 60 rows
-"$STACK" -d "$T_DIR/stack" crash mariadb >/dev/null || fail "mariadb did not crash"
-at_crash=$RISEN
-echo "mariadb killed (SIGKILL) after $at_crash rows"
-start_mariadb_again
+wait_at_least "rows from the next chunks" 120 $((AT_KILL + N / 16)) rows
+fails_before=$(($(wm w2 write_failures) + $(wm w3 write_failures)))
+crash_midstream mariadb rows
 echo "mariadb started again on port $MYPORT with $(rows) rows"
 wait "$producer" || fail "kcat failed"
 produce 7 8 || fail "kcat failed"
@@ -133,29 +87,25 @@ latest_done() { [ "$(sql "SELECT COUNT(*) FROM \`$LATEST\` WHERE n > $((N - KEYS
 done_all() { [ "$(rows)" -ge "$N" ] && latest_done; }
 wait_for "$N rows" 180 done_all
 sleep 2 # a batch written twice would land now
-[ 0 -lt "$at_kill" ] && [ "$at_kill" -lt "$at_crash" ] && [ "$at_crash" -lt "$N" ] ||
-  fail "the faults did not land mid-stream at different points: kill at $at_kill rows, crash at $at_crash, of $N"
-failures=$(($(m w2 write_failures) + $(m w3 write_failures)))
+faults_apart "$AT_KILL" "$AT_CRASH" "$N" rows
+failures=$(($(wm w2 write_failures) + $(wm w3 write_failures)))
 [ "$failures" -gt "$fails_before" ] ||
   fail "no write failed on the surviving processes across the MariaDB crash ($fails_before before, $failures after)"
-replayed=$(($(m w2 events_replayed) + $(m w3 events_replayed)))
-written=$(($(m w2 events_written rows) + $(m w3 events_written rows)))
+replayed=$(($(wm w2 events_replayed) + $(wm w3 events_replayed)))
+written=$(($(wm w2 events_written rows) + $(wm w3 events_written rows)))
 stop_ferry w2
 stop_ferry w3
 
 check() {
-  local total uniq distinct lo hi offs lrows lsum
-  read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-  [ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
-    fail "$1: rows $total, unique by (topic, partition, offset) $uniq, distinct $distinct, $lo..$hi; want $N, 1..$N"
-  offs=$(sql "SELECT SUM(next_offset) FROM ferry_offsets WHERE consumer_group = '$T_ID.rows'")
-  [ "$offs" = "$N" ] || fail "$1: ferry_offsets add up to $offs, want $N"
+  local lrows lsum
+  rows_once "$TABLE" "$N" "$1"
+  offsets_at "$T_ID.rows" "$N" "$1"
   # the last event of key k is the largest n <= N with n % KEYS = k
   read -r lrows lsum < <(sql "SELECT COUNT(*), SUM(n = $N - MOD($N - k + $KEYS, $KEYS)) FROM \`$LATEST\`")
   [ "$lrows $lsum" = "$KEYS $KEYS" ] || fail "$1: upsert rows $lrows, $lsum of them at their key's last event"
 }
 check "after the crash"
-echo "figures: $N events; kill -9 at $at_kill rows, MariaDB SIGKILL at $at_crash rows;" \
+echo "figures: $N events; kill -9 at $AT_KILL rows, MariaDB SIGKILL at $AT_CRASH rows;" \
   "survivors: $failures failed writes retried ($fails_before before the crash)," \
   "$replayed events offered again and skipped, $written events written by their rows workers"
 ok "SIGKILL of a worker and of MariaDB mid-stream: exactly $N rows, one per event"
@@ -174,16 +124,16 @@ for attempt in range(30):  # a group is deletable once its members' sessions are
 else:
     sys.exit(f"{res}")
 PY
-begin w4
+start_sink w4
 from_kafka() { [ "$(grep -c "assigned .* at the committed offset" "$T_DIR/w4.log")" -ge 12 ]; }
 wait_for "partitions assigned without the sink's offsets" 60 from_kafka
-wait_at_least "partitions counted as assigned" 30 12 m w4 partitions_assigned
-start_mariadb_again
-wait_at_least "every event offered again to the rows worker" 120 "$N" m w4 events_replayed rows
-wait_at_least "every event offered again to the upsert worker" 120 "$N" m w4 events_replayed latest
+wait_at_least "partitions counted as assigned" 30 12 wm w4 partitions_assigned
+private_restart mariadb
+wait_at_least "every event offered again to the rows worker" 120 "$N" wm w4 events_replayed rows
+wait_at_least "every event offered again to the upsert worker" 120 "$N" wm w4 events_replayed latest
 sleep 1 # an event counted twice would be counted now
-read -r rrep rwr lrep lwr fails < <(echo "$(m w4 events_replayed rows) $(m w4 events_written rows)" \
-  "$(m w4 events_replayed latest) $(m w4 events_written latest) $(m w4 write_failures)")
+read -r rrep rwr lrep lwr fails < <(echo "$(wm w4 events_replayed rows) $(wm w4 events_written rows)" \
+  "$(wm w4 events_replayed latest) $(wm w4 events_written latest) $(wm w4 write_failures)")
 stop_ferry w4
 check "after the replay"
 echo "figures: replay of $N events from offset 0 (after $fails failed writes while MariaDB was down):" \

@@ -20,11 +20,7 @@ DLQ="noload-dlq-$T_ID"
 TABLE="nl_$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:3" "$DLQ:1" >/dev/null
 
-env -u FERRY_MYSQL_PORT FERRY_MYSQL_ARGS="--local-infile=0" "$STACK" -d "$T_DIR/stack" \
-  start mariadb >/dev/null || fail "private mariadb did not start"
-# shellcheck disable=SC1091
-. "$T_DIR/stack/env"
-MYPORT=$FERRY_MYSQL_PORT
+private_mariadb --local-infile=0
 [ "$(sql "SELECT @@GLOBAL.local_infile")" = 0 ] || fail "the private server allows LOCAL INFILE"
 status() { sql "SHOW GLOBAL STATUS LIKE '$1'" | awk '{ print $2 }'; }
 
@@ -49,42 +45,28 @@ kcat -P -b "$B" -t "$TOPIC" -X acks=all <"$T_DIR/events.txt" || fail "kcat faile
 load0=$(status Com_load)
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn "$MYPORT")
-      table: $TABLE
+$(sink_kafka "$B")
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE" "$MYPORT")
       columns:
         n: {type: int, null: false}
         s: {type: string}
       batch: {max_rows: 2000, max_ms: 100}
-http: {listen: "127.0.0.1:0"}
+$HTTP_ANY
 YAML
 t0=$SECONDS
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr w1)
+start_sink w1
 rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
 wait_at_least "$N rows" 180 "$N" rows
 sleep 2 # a doubled batch would land now
-written=$(metric "$ADDR" ferry_worker_events_written_total 'worker="rows"')
-failures=$(metric "$ADDR" ferry_worker_write_failures_total 'worker="rows"')
-dead=$(metric "$ADDR" ferry_worker_events_dead_lettered_total 'worker="rows"')
+written=$(wm w1 events_written rows)
+failures=$(wm w1 write_failures rows)
+dead=$(wm w1 events_dead_lettered rows)
 stop_ferry w1
 took=$((SECONDS - t0))
 
-read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-[ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
-  fail "rows $total, unique by (topic, partition, offset) $uniq, distinct n $distinct, $lo..$hi; want $N, 1..$N"
-offs=$(sql "SELECT SUM(GREATEST(next_offset, 0)) FROM ferry_offsets WHERE consumer_group = '$T_ID.rows'") # -1: an empty partition
-[ "$offs" = "$N" ] || fail "ferry_offsets add up to $offs, want $N"
+rows_once "$TABLE" "$N"
+offsets_at "$T_ID.rows" "$N"
 ok "exactly $N rows, one per event"
 
 sql "SELECT n, HEX(raw), HEX(s) FROM \`$TABLE\` ORDER BY n" >"$T_DIR/actual.txt"

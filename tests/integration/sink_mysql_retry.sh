@@ -27,54 +27,22 @@ TABLE="mr_$T_ID"
 GROUP="$T_ID.rows"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:3" "$DLQ:1" >/dev/null
 
-env -u FERRY_MYSQL_PORT FERRY_MYSQL_ARGS="--innodb-lock-wait-timeout=1" "$STACK" \
-  -d "$T_DIR/stack" start mariadb >/dev/null || fail "private mariadb did not start"
-# shellcheck disable=SC1091
-. "$T_DIR/stack/env"
-MYPORT=$FERRY_MYSQL_PORT
+private_mariadb --innodb-lock-wait-timeout=1
 [ "$(sql "SELECT @@GLOBAL.innodb_lock_wait_timeout")" = 1 ] || fail "innodb_lock_wait_timeout is not 1"
 innodb() { sql "SELECT count FROM information_schema.INNODB_METRICS WHERE name = '$1'"; }
 sql "CREATE TABLE heavy (a INT) ENGINE=InnoDB"
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn "$MYPORT")
-      table: $TABLE
-      raw: false
-      columns:
-        n: {type: int, null: false}
+$(sink_kafka "$B")
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE" "$MYPORT")
+$(number_columns)
       batch: {max_rows: 500, max_ms: 100}
-http: {listen: "127.0.0.1:0"}
+$HTTP_ANY
 YAML
 
-# chunk after chunk until $T_DIR/stop exists; $T_DIR/chunks: how many were acknowledged
-produce() {
-  local c=0
-  while [ ! -e "$T_DIR/stop" ]; do
-    seq $((c * CHUNK + 1)) $(((c + 1) * CHUNK)) | awk '{ printf "{\"n\":%d}\n", $1 }' |
-      kcat -P -b "$B" -t "$TOPIC" -X acks=all -X enable.idempotence=true || return 1
-    c=$((c + 1))
-    echo "$c" >"$T_DIR/chunks"
-    sleep 0.2
-  done
-}
-
-# The test's own session, fed statement by statement through a FIFO (--force: on after an error).
-mkfifo "$T_DIR/hold.in"
-mariadb --no-defaults --force --unbuffered -N -B -h 127.0.0.1 -P "$MYPORT" -u "$FERRY_MYSQL_USER" \
-  -p"$FERRY_MYSQL_PASSWORD" -D "$FERRY_MYSQL_DATABASE" <"$T_DIR/hold.in" >"$T_DIR/hold.out" 2>&1 &
-T_PIDS+=($!)
-exec 7>"$T_DIR/hold.in"
+# The test's own session, fed statement by statement (--force: on after an error).
+sql_session hold --force --unbuffered
 hold() { echo "$1" >&7; }
 said() { grep -q "^$1\$" "$T_DIR/hold.out"; }
 hold "SELECT CONCAT('id ', CONNECTION_ID());"
@@ -86,11 +54,10 @@ worker_waits() {
     AND trx_mysql_thread_id <> $HID AND trx_wait_started <= NOW() - INTERVAL ${1:-0} SECOND")" -gt 0 ]
 }
 
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr w1)
-failures() { metric "$ADDR" ferry_worker_write_failures_total 'worker="rows"'; }
+start_sink w1
+failures() { wm w1 write_failures rows; }
 rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
-produce &
+produce_chunks "$TOPIC" "$CHUNK" &
 producer=$!
 T0=$SECONDS
 FIGURES=() AT_ALL=()
@@ -144,21 +111,16 @@ LAST=$(rows)
 
 # ---- the end -------------------------------------------------------------------------------
 wait_at_least "rows after the faults" 120 $((LAST + 2 * CHUNK)) rows
-touch "$T_DIR/stop"
-wait "$producer" || fail "kcat failed"
-N=$(($(cat "$T_DIR/chunks") * CHUNK))
+stop_chunks "$producer" "$CHUNK"
 wait_at_least "$N rows" 180 "$N" rows
 sleep 2 # a doubled batch would land now
-written=$(metric "$ADDR" ferry_worker_events_written_total 'worker="rows"')
+written=$(wm w1 events_written rows)
 total_failures=$(failures)
 stop_ferry w1
 exec 7>&-
 
-read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-[ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
-  fail "rows $total, unique by (topic, partition, offset) $uniq, distinct n $distinct, $lo..$hi; want $N, 1..$N"
-offs=$(sql "SELECT SUM(GREATEST(next_offset, 0)) FROM ferry_offsets WHERE consumer_group = '$GROUP'") # -1: an empty partition
-[ "$offs" = "$N" ] || fail "ferry_offsets add up to $offs, want $N"
+rows_once "$TABLE" "$N"
+offsets_at "$GROUP" "$N"
 [ "$written" = "$N" ] || fail "the worker counted $written events written, want $N"
 for a in "${AT_ALL[@]}"; do
   at=${a#*=}

@@ -89,21 +89,10 @@ kcat -P -b "$B" -t "$TJ" -K : -l "$T_DIR/json.txt" -H trace=run-1 -X acks=all ||
 kcat -P -b "$B" -t "$TA" -K : -l "$T_DIR/access.log" -X acks=all || fail "kcat access"
 kcat -P -b "$B" -t "$TU" -K : -l "$T_DIR/upsert.txt" -X acks=all || fail "kcat upsert"
 
-MYSQL="mysql: $(mysql_conn)"
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: typed
-      type: mysql
-      topics: [$TJ]
-      format: json
-      $MYSQL
-      table: $EV
+$(sink_kafka "$B")
+$(sinks_section "$DLQ")
+$(mysql_worker typed "$TJ" json "$EV")
       columns:
         n: {type: int, null: false}
         status: {type: int}
@@ -117,24 +106,14 @@ sinks:
         trace: {field: header.trace}
         kts: {field: kafka_timestamp, type: datetime}
       batch: {max_rows: 700, max_ms: 100}
-    - name: access
-      type: mysql
-      topics: [$TA]
-      format: combined
-      $MYSQL
-      table: $AC
+$(mysql_worker access "$TA" combined "$AC")
       raw: false
       columns:
         at: {field: time, type: datetime, format: clf}
         status: {type: int}
         bytes: {type: int, default: "0"}
         url: url
-    - name: latest
-      type: mysql
-      topics: [$TU]
-      format: json
-      $MYSQL
-      table: $LA
+$(mysql_worker latest "$TU" json "$LA")
       mode: upsert
       key: [user]
       columns:

@@ -21,54 +21,20 @@ TABLE="oo_$T_ID"
 P="oo:$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" "$DLQ:1" >/dev/null
 
-env -u FERRY_MYSQL_PORT "$STACK" -d "$T_DIR/stack" start mariadb >/dev/null ||
-  fail "private mariadb did not start"
-FERRY_REDIS_PORT= FERRY_REDIS_DURABLE=1 "$STACK" -d "$T_DIR/stack" start redis >/dev/null ||
-  fail "private redis did not start"
-# shellcheck disable=SC1091
-. "$T_DIR/stack/env"
-MYPORT=$FERRY_MYSQL_PORT
-RPORT=$FERRY_REDIS_PORT
-r() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+private_mariadb
+private_redis 1
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000", auto.commit.interval.ms: "500"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn "$MYPORT")
-      table: $TABLE
-      raw: false
-      columns:
-        n: {type: int, null: false}
+$(sink_kafka "$B" 'auto.commit.interval.ms: "500"')
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE" "$MYPORT")
+$(number_columns)
       batch: {max_rows: 300, max_ms: 100}
-    - name: counts
-      type: redis
-      topics: [$TOPIC]
-      format: json
-      redis: {host: 127.0.0.1, port: $RPORT}
+$(redis_worker counts "$TOPIC" "$RPORT")
       commands:
         - [INCR, "$P:events"]
       batch: {max_rows: 300, max_ms: 100}
 YAML
-
-produce() {
-  local c=0
-  while [ ! -e "$T_DIR/stop" ]; do
-    seq $((c * CHUNK + 1)) $(((c + 1) * CHUNK)) | awk '{ printf "{\"n\":%d}\n", $1 }' |
-      kcat -P -b "$B" -t "$TOPIC" -X acks=all -X enable.idempotence=true || return 1
-    c=$((c + 1))
-    echo "$c" >"$T_DIR/chunks"
-    sleep 0.2
-  done
-}
 
 cat >"$T_DIR/sampler.json" <<JSON
 {"bootstrap": "$B", "topic": "$TOPIC", "partitions": 4, "stop": "$T_DIR/sampler.stop",
@@ -97,7 +63,7 @@ phase_end() {
 }
 
 start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-produce &
+produce_chunks "$TOPIC" "$CHUNK" &
 producer=$!
 T0=$SECONDS
 phase_end "one process"
@@ -106,21 +72,18 @@ start_ferry w2 sink -c "$T_DIR/ferry.yaml"
 phase_end "a second process joined"
 
 AT_MYSQL=$(rows)
-"$STACK" -d "$T_DIR/stack" crash mariadb >/dev/null || fail "crash of mariadb failed"
+private_crash mariadb
 failed_mysql() { grep -q 'rows: write of .* failed' "$T_DIR"/w1.log "$T_DIR"/w2.log; }
 wait_for "a failed MySQL write" 60 failed_mysql
-FERRY_MYSQL_PORT=$MYPORT FERRY_MYSQL_KEEP_DATA=1 "$STACK" -d "$T_DIR/stack" start mariadb \
-  >/dev/null || fail "mariadb did not restart on port $MYPORT"
+private_restart mariadb
 phase_end "MariaDB SIGKILLed and restarted"
 
 AT_REDIS=$(events)
-"$STACK" -d "$T_DIR/stack" crash redis >/dev/null || fail "crash of redis failed"
-FERRY_REDIS_PORT=$RPORT FERRY_REDIS_DURABLE=1 "$STACK" -d "$T_DIR/stack" start redis \
-  >/dev/null || fail "redis did not restart on port $RPORT"
+private_crash redis
+private_restart redis
 phase_end "Redis SIGKILLed and restarted"
 
-kill -KILL "$PID_w2"
-wait "$PID_w2" 2>/dev/null || true
+kill9 w2
 phase_end "the second process killed with -9"
 
 start_ferry w3 sink -c "$T_DIR/ferry.yaml"
@@ -130,9 +93,7 @@ phase_end "the first process left"
 
 # a sample judged ahead fails the test now, before waiting for rows such a bug may have lost
 grep -q AHEAD "$T_DIR/samples.txt" && fail "committed offsets ahead of the sink's: $(grep AHEAD "$T_DIR/samples.txt" | head -5)"
-touch "$T_DIR/stop"
-wait "$producer" || fail "kcat failed"
-N=$(($(cat "$T_DIR/chunks") * CHUNK))
+stop_chunks "$producer" "$CHUNK"
 wait_at_least "$N rows" 180 "$N" rows
 wait_at_least "$N Redis events" 180 "$N" events
 sleep 2 # let a commit follow the last writes, and a doubled batch land

@@ -27,32 +27,15 @@ TABLE="pm_$T_ID"
 # one replica: the backlog is written once, not three times, on the shared cluster (acks=1)
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:3:1" "$DLQ:1" >/dev/null
 
-env -u FERRY_MYSQL_PORT FERRY_MYSQL_ARGS="--wait-timeout=3" "$STACK" -d "$T_DIR/stack" \
-  start mariadb >/dev/null ||
-  fail "private mariadb did not start"
-# shellcheck disable=SC1091
-. "$T_DIR/stack/env"
-MYPORT=$FERRY_MYSQL_PORT
+private_mariadb --wait-timeout=3
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn "$MYPORT")
-      table: $TABLE
-      raw: false
-      columns:
-        n: {type: int, null: false}
+$(sink_kafka "$B")
+$(sinks_section "$DLQ")
+$(mysql_worker rows "$TOPIC" json "$TABLE" "$MYPORT")
+$(number_columns)
       batch: {max_rows: $MAX_ROWS, max_ms: 200}
-http: {listen: "127.0.0.1:0"}
+$HTTP_ANY
 YAML
 # events a..b: {"n": i, "pad": "<1,000 characters>"}
 gen() { awk -v a="$1" -v b="$2" 'BEGIN { pad = sprintf("%1000s", ""); gsub(/ /, "x", pad)
@@ -60,12 +43,11 @@ gen() { awk -v a="$1" -v b="$2" 'BEGIN { pad = sprintf("%1000s", ""); gsub(/ /, 
 produce() { gen "$1" "$2" | kcat -P -b "$B" -t "$TOPIC" -X acks=1 -X linger.ms=50; }
 
 rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr w1)
-failures() { metric "$ADDR" ferry_worker_write_failures_total 'worker="rows"'; }
+start_sink w1
+failures() { wm w1 write_failures rows; }
 produce 1 "$FIRST" || fail "kcat failed"
 wait_at_least "the first $FIRST rows" 120 "$FIRST" rows
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID_w1/status"; } # KiB
+rss() { vmrss "$PID_w1"; } # KiB
 BASE=$(rss)
 PREFETCH=$((65536 + 65536 * 400 / 1024)) # KiB: 64 MiB of 1 KB events and 400 bytes each
 BOUND=$((BASE + PREFETCH + MAX_ROWS * 2 + MARGIN_MIB * 1024))
@@ -86,7 +68,7 @@ wait_for "the server to close the worker's idle connection" 60 idle_closed
 MYPID=$(cat "$T_DIR/stack/mariadb/pid")
 kill -STOP "$MYPID"
 resume_mariadb() { kill -CONT "$MYPID" 2>/dev/null || true; }
-trap 'resume_mariadb; cleanup' EXIT
+at_exit resume_mariadb
 F0=$(failures)
 t0=$SECONDS
 produce $((FIRST + 1)) "$N" || fail "kcat failed"
@@ -105,7 +87,7 @@ catchup_s=$((SECONDS - t1))
 sleep 2 # a doubled batch would land now
 touch "$T_DIR/sampler.stop"
 wait "$sampler" || true
-written=$(metric "$ADDR" ferry_worker_events_written_total 'worker="rows"')
+written=$(wm w1 events_written rows)
 stop_ferry w1
 
 read -r ps pmax cs cmax < <(awk '$1 == "paused" { ps++; if ($2 > pm) pm = $2 }
@@ -120,8 +102,6 @@ echo "figures: VmRSS after the first chunk $((BASE / 1024)) MiB; paused: max $((
 [ "$cmax" -le "$BOUND" ] || fail "catching up: VmRSS reached $((cmax / 1024)) MiB, over the bound of $((BOUND / 1024)) MiB"
 ok "VmRSS stayed under $((BOUND / 1024)) MiB while paused and while catching up"
 
-read -r total uniq distinct lo hi < <(sql "SELECT COUNT(*), COUNT(DISTINCT kafka_topic, kafka_partition, kafka_offset), COUNT(DISTINCT n), MIN(n), MAX(n) FROM \`$TABLE\`")
-[ "$total $uniq $distinct $lo $hi" = "$N $N $N 1 $N" ] ||
-  fail "rows $total, unique by (topic, partition, offset) $uniq, distinct n $distinct, $lo..$hi; want $N, 1..$N"
+rows_once "$TABLE" "$N"
 [ "$written" = "$N" ] || fail "the worker counted $written events written, want $N"
 ok "every one of the $N events written once"

@@ -30,26 +30,13 @@ P="rb:$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:6" >/dev/null
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000", partition.assignment.strategy: "$STRATEGY"}
-http: {listen: "127.0.0.1:0"}
-sinks:
-  group: $T_ID
-  workers:
-    - name: rows
-      type: mysql
-      topics: [$TOPIC]
-      format: json
-      mysql: $(mysql_conn)
-      table: $TABLE
+$(sink_kafka "$B" "partition.assignment.strategy: \"$STRATEGY\"")
+$HTTP_ANY
+$(sinks_section)
+$(mysql_worker rows "$TOPIC" json "$TABLE")
       columns: {n: n}
       batch: {max_rows: 300, max_ms: 100}
-    - name: counts
-      type: redis
-      topics: [$TOPIC]
-      format: json
-      redis: {host: 127.0.0.1, port: $FERRY_REDIS_PORT}
+$(redis_worker counts "$TOPIC" "$FERRY_REDIS_PORT")
       batch: {max_rows: 300, max_ms: 100}
       commands:
         - [INCR, "$P:events"]
@@ -59,22 +46,19 @@ YAML
 produce() { # 16 chunks, one every second (the pace; the faults are timed by rows)
   local c per=$((N / 16))
   for c in $(seq 0 15); do
-    seq $((c * per + 1)) $(((c + 1) * per)) | awk '{ printf "{\"n\":%d}\n", $1 }' |
+    number_events $((c * per + 1)) $(((c + 1) * per)) |
       kcat -P -b "$B" -t "$TOPIC" -X acks=all || return 1
     sleep 1
   done
 }
 rows() { sql "SELECT COUNT(*) FROM \`$TABLE\`" 2>/dev/null || echo 0; }
 events() { rcli GET "$P:events" | sed 's/^$/0/'; }
-# m NAME FAMILY: a process's counter, summed over its two workers
-m() { metric "${ADDR[$1]}" "ferry_worker_partitions_${2}_total"; }
-held() { echo $(($(m "$1" assigned) - $(m "$1" revoked))); }
-declare -A ADDR
+# m NAME FAMILY: a process's partitions FAMILY (assigned, revoked), summed over its two workers
+m() { wm "$1" "partitions_$2"; }
 produce &
 producer=$!
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-start_ferry w2 sink -c "$T_DIR/ferry.yaml"
-ADDR[w1]=$(http_addr w1) ADDR[w2]=$(http_addr w2)
+start_sink w1
+start_sink w2
 both_hold() { [ $(($(held w1) + $(held w2))) -eq 12 ]; }
 wait_for "w1 and w2 to hold all 12 partitions" 60 both_hold
 
@@ -84,7 +68,7 @@ start_ferry w3 sink -c "$T_DIR/ferry.yaml"
 rows_at_join=$(rows)
 [ "$rows_at_join" -gt 0 ] && [ "$rows_at_join" -lt "$N" ] || fail "the join was not mid-stream: $rows_at_join rows"
 echo "third worker joined at $rows_at_join rows"
-ADDR[w3]=$(http_addr w3)
+ADDR_OF[w3]=$(http_addr w3)
 w3_holds() { [ "$(held w3)" -gt 0 ] && [ $(($(held w1) + $(held w2) + $(held w3))) -eq 12 ]; }
 wait_for "w3 to be assigned partitions, the group settled" 60 w3_holds
 join_assigned=$(m w3 assigned)

@@ -21,48 +21,24 @@ P="once:$T_ID"
 "$STACK" -d "$FERRY_STACK_DIR" kafka topic "$TOPIC:4" >/dev/null
 
 # A private, durable Redis (every write fsynced before its reply), restartable on its port.
-export FERRY_REDIS_DURABLE=1
-FERRY_REDIS_PORT= "$STACK" -d "$T_DIR/stack" start redis >/dev/null
-RPORT=$(cat "$T_DIR/stack/redis/port")
-r() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+private_redis 1
 
+# (the commands last: the templates refused below replace them)
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
-  consumer: {session.timeout.ms: "6000"}
-http: {listen: "127.0.0.1:0"}
-sinks:
-  group: $T_ID
-  workers:
-    - name: activity
-      type: redis
-      topics: [$TOPIC]
-      format: json
-      batch: {max_rows: 200, max_ms: 50}
-      redis: {host: 127.0.0.1, port: $RPORT}
-      commands:
-        - [INCR, "$P:events"]
-        - [INCRBY, "$P:amount", "{amount}"]
-        - [HINCRBY, "$P:user", "{user}", "1"]
-        - [ZINCRBY, "$P:pages", "1", "{page}"]
+$(sink_kafka "$B")
+$HTTP_ANY
+$(sinks_section)
+$(activity_worker activity "$TOPIC" "$RPORT")
 YAML
 
-# event i: user u<i%97>, amount i%7+1, page /p<i%13>
-gen() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
-  printf "{\"n\":%d,\"user\":\"u%d\",\"amount\":%d,\"page\":\"/p%d\"}\n", i, i % 97, i % 7 + 1, i % 13 }'; }
 produce() { # produce FIRST LAST: chunks FIRST..LAST (1-based), CHUNK events a second
-  gen $((($1 - 1) * CHUNK + 1)) $(($2 * CHUNK)) | paced "$CHUNK" |
-    kcat -P -b "$FERRY_REAL_KAFKA_BOOTSTRAP" -t "$TOPIC" -X acks=all
+  activity_events $((($1 - 1) * CHUNK + 1)) $(($2 * CHUNK)) | paced "$CHUNK" |
+    kcat -P -b "$B" -t "$TOPIC" -X acks=all
 }
 events() { r GET "$P:events" | sed 's/^$/0/'; }
-# m PROCESS METRIC: a counter of a running process's worker
-m() { metric "${ADDR[$1]}" "ferry_worker_$2_total" 'worker="activity"'; }
-held() { echo $(($(m "$1" partitions_assigned) - $(m "$1" partitions_revoked))); }
-declare -A ADDR
-begin() { start_ferry "$1" sink -c "$T_DIR/ferry.yaml"; ADDR[$1]=$(http_addr "$1"); }
 
-begin w1
-begin w2
+start_sink w1
+start_sink w2
 wait_at_least "partitions for the second worker" 90 1 held w2
 wait_at_least "partitions for the first worker" 90 1 held w1
 produce 1 3 &
@@ -70,80 +46,49 @@ producer=$!
 # ---- kill -9 of a worker while events are applied ------------------------------------------
 wait_at_least "events from the first chunks" 120 $((CHUNK / 2)) events
 wait_rising "events being applied" 60 events
-w1_written=$(m w1 events_written)
-w1_held=$(held w1)
-a2=$(m w2 partitions_assigned)
-kill -KILL "$PID_w1"
-wait "$PID_w1" 2>/dev/null || true
-at_kill=$(events)
-echo "worker 1 killed with -9 after $at_kill events (it held $w1_held partitions, had written $w1_written)"
-[ "$w1_written" -gt 0 ] && [ "$w1_held" -gt 0 ] ||
-  fail "the killed worker held $w1_held partitions, had written $w1_written events: its kill proves nothing"
-rebalanced() { [ "$(m w2 partitions_assigned)" -gt "$a2" ]; }
-wait_for "the survivor's rebalance (partitions assigned above $a2)" 90 rebalanced
-echo "survivor rebalanced: partitions assigned $a2 -> $(m w2 partitions_assigned)"
+kill_busy_worker w1 w2 activity events
 wait "$producer" || fail "kcat failed"
-begin w1b
+start_sink w1b
 wait_at_least "partitions for the restarted worker" 90 1 held w1b
 
 # ---- SIGKILL of Redis while transactions are applied ---------------------------------------
 produce 4 6 &
 producer=$!
-wait_at_least "events from the next chunks" 120 $((at_kill + CHUNK / 2)) events
-fails_before=$(($(m w2 write_failures) + $(m w1b write_failures)))
-wait_rising "events being applied" 60 events
-"$STACK" -d "$T_DIR/stack" crash redis >/dev/null || fail "redis did not crash"
-at_crash=$RISEN
-echo "redis killed (SIGKILL) after $at_crash events"
-FERRY_REDIS_PORT=$RPORT "$STACK" -d "$T_DIR/stack" start redis >/dev/null ||
-  fail "redis did not start again on port $RPORT"
+wait_at_least "events from the next chunks" 120 $((AT_KILL + CHUNK / 2)) events
+fails_before=$(($(wm w2 write_failures) + $(wm w1b write_failures)))
+crash_midstream redis events
 after=$(events)
 echo "redis started again on port $RPORT with $after events"
 # every reply Redis sent followed its fsync: what the test read before the crash is there
-[ "$after" -ge "$at_crash" ] || fail "redis came back with $after events, $at_crash were read before the crash"
+[ "$after" -ge "$AT_CRASH" ] || fail "redis came back with $after events, $AT_CRASH were read before the crash"
 wait "$producer" || fail "kcat failed"
 produce 7 10 || fail "kcat failed"
 
 have_all() { [ "$(events)" -ge "$N" ]; }
 wait_for "$N events in Redis" 120 have_all
 sleep 3 # a doubled batch would land now
-[ 0 -lt "$at_kill" ] && [ "$at_kill" -lt "$at_crash" ] && [ "$at_crash" -lt "$N" ] ||
-  fail "the faults did not land mid-stream at different points: kill at $at_kill events, crash at $at_crash, of $N"
-failures=$(($(m w2 write_failures) + $(m w1b write_failures)))
+faults_apart "$AT_KILL" "$AT_CRASH" "$N" events
+failures=$(($(wm w2 write_failures) + $(wm w1b write_failures)))
 [ "$failures" -gt "$fails_before" ] ||
   fail "no write failed on the surviving workers across the Redis crash ($fails_before before, $failures after)"
-replayed=$(($(m w2 events_replayed) + $(m w1b events_replayed)))
-conflicts=$(($(m w2 write_conflicts) + $(m w1b write_conflicts)))
-written=$(($(m w2 events_written) + $(m w1b events_written)))
+replayed=$(($(wm w2 events_replayed) + $(wm w1b events_replayed)))
+conflicts=$(($(wm w2 write_conflicts) + $(wm w1b write_conflicts)))
+written=$(($(wm w2 events_written) + $(wm w1b events_written)))
 # Each partition had one writer at a time (the killed one was gone long before its partitions
 # moved; a revoke finishes the batch in flight): an EXEC that WATCH aborted had no cause.
 [ "$conflicts" = 0 ] || fail "$conflicts transactions aborted by WATCH, with no other writer"
 stop_ferry w2
 stop_ferry w1b
 
-expect() {
-  awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) { a += i % 7 + 1; u["u" i % 97]++; p["/p" i % 13]++ }
-    print "events", n; print "amount", a
-    for (k in u) print "user", k, u[k]; for (k in p) print "page", k, p[k] }' | sort
-}
-actual() {
-  echo "events $(r GET "$P:events")"; echo "amount $(r GET "$P:amount")"
-  r HGETALL "$P:user" | paste - - | awk '{ print "user", $1, $2 }'
-  r ZRANGE "$P:pages" 0 -1 WITHSCORES | paste - - | awk '{ print "page", $1, $2 }'
-}
-diff <(expect) <(actual | sort) >"$T_DIR/diff.txt" || fail "Redis differs from the expected sums: $(head -20 "$T_DIR/diff.txt")"
-echo "figures: events=$N applied once each; kill -9 at $at_kill events, Redis SIGKILL at $at_crash;" \
+activity_once "$N"
+echo "figures: events=$N applied once each; kill -9 at $AT_KILL events, Redis SIGKILL at $AT_CRASH;" \
   "survivors: $failures failed writes retried ($fails_before before the crash), $conflicts WATCH" \
   "conflicts, $replayed events offered again and left out (EXEC ran, its reply lost)," \
   "$written events written"
 ok "kill -9 of a worker and SIGKILL of Redis mid-stream: every counter exact"
 
 # The stored offsets: one key per partition, each the offset after the partition's last event.
-for p in 0 1 2 3; do
-  hw=$(kcat -Q -b "$FERRY_REAL_KAFKA_BOOTSTRAP" -t "$TOPIC:$p:-1" | awk '{ print $NF }')
-  got=$(r GET "ferry:offsets:$T_ID.activity:$TOPIC:$p")
-  [ "$got" = "$hw" ] || fail "partition $p: stored offset '$got', the partition ends at $hw"
-done
+redis_offsets_at_end "$T_ID.activity" "$TOPIC" 4
 ok "every partition's stored offset is its end"
 
 # A template Redis would refuse to queue aborts every transaction: refused at start-up.

@@ -22,12 +22,8 @@ awk -v n="$N" -v p="$P" 'BEGIN { for (i = 1; i <= n; i++)
 kcat -P -b "$B" -t "$TOPIC" -l "$T_DIR/events" -X acks=all || fail "kcat failed"
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  workers:
+$(sink_kafka "$B")
+$(sinks_section)
     - name: counts
       type: redis
       topics: [$TOPIC]

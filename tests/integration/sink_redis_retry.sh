@@ -24,14 +24,11 @@ P="retry:$T_ID"
 
 # The Redis under test (durable, restartable, DEBUG from 127.0.0.1, slow to load a key), and a
 # second one for it to be a replica of.
-export FERRY_REDIS_ARGS="--enable-debug-command local --key-load-delay 50 --loading-process-events-interval-bytes 1024"
-FERRY_REDIS_PORT= FERRY_REDIS_DURABLE=1 "$STACK" -d "$T_DIR/stack" start redis >/dev/null ||
-  fail "private redis did not start"
-FERRY_REDIS_PORT= "$STACK" -d "$T_DIR/stack-replica" start redis >/dev/null ||
+ARGS="--enable-debug-command local --key-load-delay 50 --loading-process-events-interval-bytes 1024"
+private_redis 1 "$ARGS"
+FERRY_REDIS_PORT='' FERRY_REDIS_ARGS=$ARGS "$STACK" -d "$T_DIR/stack-replica" start redis >/dev/null ||
   fail "second private redis did not start"
-RPORT=$(cat "$T_DIR/stack/redis/port")
 R2PORT=$(cat "$T_DIR/stack-replica/redis/port")
-r() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 r2() { redis-cli -h 127.0.0.1 -p "$R2PORT" "$@"; }
 # errorstat TYPE: error replies of that type Redis gave since it started
 errorstat() {
@@ -48,47 +45,16 @@ refused() {
 info_field() { r INFO "$1" | tr -d '\r' | sed -n "s/^$2:\(.*\)/\1/p"; }
 
 cat >"$T_DIR/ferry.yaml" <<YAML
-kafka:
-  brokers: "$B"
-  consumer: {session.timeout.ms: "6000"}
-sinks:
-  group: $T_ID
-  dead_letter_topic: $DLQ
-  workers:
-    - name: activity
-      type: redis
-      topics: [$TOPIC]
-      format: json
-      batch: {max_rows: 200, max_ms: 50}
-      redis: {host: 127.0.0.1, port: $RPORT}
-      commands:
-        - [INCR, "$P:events"]
-        - [INCRBY, "$P:amount", "{amount}"]
-        - [HINCRBY, "$P:user", "{user}", "1"]
-        - [ZINCRBY, "$P:pages", "1", "{page}"]
-http: {listen: "127.0.0.1:0"}
+$(sink_kafka "$B")
+$(sinks_section "$DLQ")
+$(activity_worker activity "$TOPIC" "$RPORT")
+$HTTP_ANY
 YAML
 
-# event i: user u<i%97>, amount i%7+1, page /p<i%13>
-gen() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
-  printf "{\"n\":%d,\"user\":\"u%d\",\"amount\":%d,\"page\":\"/p%d\"}\n", i, i % 97, i % 7 + 1, i % 13 }'; }
-# chunk after chunk until $T_DIR/stop exists; $T_DIR/chunks: how many were acknowledged
-produce() {
-  local c=0
-  while [ ! -e "$T_DIR/stop" ]; do
-    gen $((c * CHUNK + 1)) $(((c + 1) * CHUNK)) |
-      kcat -P -b "$B" -t "$TOPIC" -X acks=all -X enable.idempotence=true || return 1
-    c=$((c + 1))
-    echo "$c" >"$T_DIR/chunks"
-    sleep 0.2
-  done
-}
-
-start_ferry w1 sink -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr w1)
-failures() { metric "$ADDR" ferry_worker_write_failures_total 'worker="activity"'; }
+start_sink w1
+failures() { wm w1 write_failures activity; }
 events() { r GET "$P:events" 2>/dev/null | grep -E '^[0-9]+$' || echo 0; }
-produce &
+produce_chunks "$TOPIC" "$CHUNK" activity_events &
 producer=$!
 T0=$SECONDS
 
@@ -174,11 +140,10 @@ r BGREWRITEAOF >/dev/null # DEBUG POPULATE is not in the append-only file: the r
 rewritten() { [ "$(info_field persistence aof_rewrite_in_progress)$(info_field persistence aof_rewrite_scheduled)" = 00 ]; }
 wait_for "the append-only file rewritten" 60 rewritten
 fault_begin LOADING
-"$STACK" -d "$T_DIR/stack" crash redis >/dev/null || fail "crash of redis failed"
+private_crash redis
 t_load=$SECONDS
 # returns once Redis answers PING, that is once the dataset is loaded
-FERRY_REDIS_PORT=$RPORT FERRY_REDIS_DURABLE=1 "$STACK" -d "$T_DIR/stack" start redis >/dev/null ||
-  fail "redis did not restart on port $RPORT"
+private_restart redis
 t_load=$((SECONDS - t_load))
 [ "$(r DBSIZE)" -ge 12000 ] || fail "the restarted Redis lacks the populated keys: $(r DBSIZE)"
 # the counts start again with the new process: all of them are the load's
@@ -188,43 +153,26 @@ fault_end LOADING "$load_errors" "$load_refused"
 
 # ---- the end: every counter exact ---------------------------------------------------------
 wait_at_least "events applied after the last fault" 120 $((LAST + 2 * CHUNK)) events
-touch "$T_DIR/stop"
-wait "$producer" || fail "kcat failed"
-N=$(($(cat "$T_DIR/chunks") * CHUNK))
+stop_chunks "$producer" "$CHUNK"
 in_kafka=0
 for p in 0 1 2 3; do
-  in_kafka=$((in_kafka + $(kcat -Q -b "$B" -t "$TOPIC:$p:-1" | awk '{ print $NF }')))
+  in_kafka=$((in_kafka + $(end_offset "$TOPIC" "$p")))
 done
 [ "$in_kafka" = "$N" ] || fail "the topic holds $in_kafka events, kcat produced $N"
 wait_at_least "$N events in Redis" 120 "$N" events
 sleep 2 # a doubled batch would land now
-written=$(metric "$ADDR" ferry_worker_events_written_total 'worker="activity"')
+written=$(wm w1 events_written activity)
 total_failures=$(failures)
-conflicts=$(metric "$ADDR" ferry_worker_write_conflicts_total 'worker="activity"')
-left_out=$(metric "$ADDR" ferry_worker_events_refused_total 'worker="activity"')
+conflicts=$(wm w1 write_conflicts activity)
+left_out=$(wm w1 events_refused activity)
 stop_ferry w1
 [ "$written" = "$N" ] || fail "the worker counted $written events written, want $N"
 [ "$conflicts" = 0 ] || fail "$conflicts conflicts with no other writer"
 # a refusal that passes is a batch tried again, not a command left out for good
 [ "$left_out" = 0 ] || fail "$left_out commands counted as refused for good (left out)"
 
-expect() {
-  awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) { a += i % 7 + 1; u["u" i % 97]++; p["/p" i % 13]++ }
-    print "events", n; print "amount", a
-    for (k in u) print "user", k, u[k]; for (k in p) print "page", k, p[k] }' | sort
-}
-actual() {
-  echo "events $(r GET "$P:events")"; echo "amount $(r GET "$P:amount")"
-  r HGETALL "$P:user" | paste - - | awk '{ print "user", $1, $2 }'
-  r ZRANGE "$P:pages" 0 -1 WITHSCORES | paste - - | awk '{ print "page", $1, $2 }'
-}
-diff <(expect) <(actual | sort) >"$T_DIR/diff.txt" ||
-  fail "Redis differs from the expected sums: $(head -20 "$T_DIR/diff.txt")"
-for p in 0 1 2 3; do
-  hw=$(kcat -Q -b "$B" -t "$TOPIC:$p:-1" | awk '{ print $NF }')
-  got=$(r GET "ferry:offsets:$T_ID.activity:$TOPIC:$p")
-  [ "$got" = "$hw" ] || [ "$got$hw" = 0 ] || fail "partition $p: stored offset '$got', the partition ends at $hw"
-done
+activity_once "$N"
+redis_offsets_at_end "$T_ID.activity" "$TOPIC" 4
 for a in "${AT_ALL[@]}"; do
   at=${a#*=}
   [ "$at" -gt 0 ] && [ "$at" -lt "$N" ] || fail "fault ${a%%=*} began at $at events, not within 0..$N"

@@ -33,15 +33,8 @@ mkdir -p "$T_DIR/logs"
 cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: $CHECKPOINT_MS
-  sources:
-    - name: crash
-      paths: [$T_DIR/logs/app.log*]
-      topic: $TOPIC
-      acks: all
+$HTTP_ANY
+$(agent_tail "$T_DIR/state" "$CHECKPOINT_MS" crash "$T_DIR/logs/app.log*" "$TOPIC" all)
       rotate_wait_ms: 1000
 YAML
 
@@ -112,22 +105,11 @@ echo "$N lines written, $ROT renames, $KILLS kills"
 # The last run: to the end, then SIGTERM.
 [ -z "${CRASH_WIPE_STATE:-}" ] || rm -rf "$T_DIR/state"
 start_ferry agent agent -c "$T_DIR/ferry.yaml"
-last="" same=0
-for _ in $(seq 1 240); do
-  cur=$(md5sum "$T_DIR/state/crash.checkpoint.json" 2>/dev/null || true)
-  if [ -n "$cur" ] && [ "$cur" = "$last" ]; then same=$((same + 1)); else same=0; fi
-  [ $same -ge 6 ] && break
-  last=$cur
-  sleep 0.5
-done
-[ $same -ge 6 ] || fail "the agent never went quiet"
+wait_quiet "$T_DIR/state/crash.checkpoint.json"
 stop_ferry agent
 
-java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
-  --bootstrap "$FERRY_REAL_KAFKA_BOOTSTRAP" --topic "$TOPIC" --expect-lines "$N" \
-  --number-regex '^(\d+) crash line 0*\1$' --timeout-ms 90000 \
-  >"$T_DIR/check.txt" 2>"$T_DIR/check.log" || fail "checker: $(cat "$T_DIR/check.log")"
-get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
+java_check "$T_DIR/check.txt" "$FERRY_REAL_KAFKA_BOOTSTRAP" "$TOPIC" --expect-lines "$N" \
+  --number-regex '^(\d+) crash line 0*\1$' --timeout-ms 90000
 BOUND=$((KILLS * PER_KILL))
 extra=$(($(get records) - $(get distinct))) # copies beyond the first of every line
 min_acked=$(awk 'NR == 1 || $3 < m { m = $3 } END { print m + 0 }' "$T_DIR/kills.txt")

@@ -187,10 +187,7 @@ wait_for "end/e.log shipped" 30 covered "$D/end/e.log"
 stop_ferry again
 
 # ---- judging: the Java client counts, kafka-python compares bytes ------------------------------
-java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" --bootstrap "$B" \
-  --topic "$(t many)" --expect-lines 10000 --number-regex '^(\d+) many line$' \
-  >"$D/many.txt" 2>"$D/many.err" || fail "checker: $(cat "$D/many.err")"
-get() { sed -n "s/^$1=//p" "$D/many.txt"; }
+java_check "$D/many.txt" "$B" "$(t many)" --expect-lines 10000 --number-regex '^(\d+) many line$'
 echo "many: files=200 written=10000 received=$(get records) missing=$(get missing)" \
   "doubled=$(get doubled)"
 [ "$(get missing)" = 0 ] && [ "$(get doubled)" = 0 ] && [ "$(get records)" = 10000 ] ||

@@ -19,25 +19,17 @@ cat >"$T_DIR/ferry.yaml" <<YAML
 kafka:
   brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
   producer: {message.timeout.ms: "1500"}
-http: {listen: "127.0.0.1:0"}
-agent:
-  state_dir: $T_DIR/state
-  checkpoint_ms: 200
-  sources:
-    - name: redeliver
-      paths: [$T_DIR/logs/app.log*]
-      topic: $TOPIC
-      acks: 1
+$HTTP_ANY
+$(agent_tail "$T_DIR/state" 200 redeliver "$T_DIR/logs/app.log*" "$TOPIC" 1)
 YAML
 : >"$T_DIR/logs/app.log"
-start_ferry agent agent -c "$T_DIR/ferry.yaml"
-ADDR=$(http_addr agent)
+start_agent agent
 CP="$T_DIR/state/redeliver.checkpoint.json"
 cp_off() { checkpoint_offset "$CP"; }
 failures() { metric "$ADDR" ferry_source_delivery_failures_total; }
 
 # N numbered lines over about 12 s, renamed once, in the middle of the outage.
-/usr/bin/python3 - "$T_DIR/logs/app.log" "$N" <<'PY' &
+start_writer /usr/bin/python3 - "$T_DIR/logs/app.log" "$N" <<'PY'
 import os, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
 step = n // 120
@@ -53,18 +45,13 @@ for i in range(1, n + 1):
         f = open(path, "a")
 f.close()
 PY
-writer=$!
-T_PIDS+=("$writer")
 # nodes paused here are resumed even when the test fails: the cluster is shared
 paused=""
 resume_paused() {
-  local rc=$? n
-  set +e # an exit handler: every step runs, and cleanup sees the test's status
+  local n
   for n in $paused; do "$STACK" -d "$FERRY_STACK_DIR" kafka resume "$n" >/dev/null 2>&1; done
-  (exit "$rc")
-  cleanup
 }
-trap resume_paused EXIT
+at_exit resume_paused
 
 # The nodes are paused once the checkpoint is inside app.log, and stay paused for at least
 # 5 s (more than message.timeout.ms: librdkafka gives up on what it holds), until deliveries
@@ -88,18 +75,9 @@ for n in $nodes; do "$STACK" -d "$FERRY_STACK_DIR" kafka resume "$n" >/dev/null;
 paused_ms=$((($(date +%s%N) - t0) / 1000000))
 echo "every node resumed after $paused_ms ms, $failed_paused deliveries failed"
 paused=""
-wait "$writer"
-T_PIDS=("$PID_agent")
+wait_writer
 
-last="" same=0
-for _ in $(seq 1 240); do
-  cur=$(md5sum "$T_DIR/state/redeliver.checkpoint.json" 2>/dev/null || true)
-  if [ -n "$cur" ] && [ "$cur" = "$last" ]; then same=$((same + 1)); else same=0; fi
-  [ $same -ge 6 ] && break
-  last=$cur
-  sleep 0.5
-done
-[ $same -ge 6 ] || fail "the agent never went quiet"
+wait_quiet "$T_DIR/state/redeliver.checkpoint.json"
 kill -0 "$PID_agent" || fail "the agent exited"
 failed=$(failures)
 resent=$(metric "$ADDR" ferry_source_events_resent_total)
@@ -108,11 +86,8 @@ acked=$(metric "$ADDR" ferry_source_events_acked_total)
 stop_ferry agent
 size=$(($(stat -c %s "$T_DIR/logs/app.log.1") + $(stat -c %s "$T_DIR/logs/app.log")))
 
-java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
-  --bootstrap "$FERRY_REAL_KAFKA_BOOTSTRAP" --topic "$TOPIC" --expect-lines "$N" \
-  --number-regex '^(\d+) redeliver line 0*\1$' --timeout-ms 90000 \
-  >"$T_DIR/check.txt" 2>"$T_DIR/check.err" || fail "checker: $(cat "$T_DIR/check.err")"
-get() { sed -n "s/^$1=//p" "$T_DIR/check.txt"; }
+java_check "$T_DIR/check.txt" "$FERRY_REAL_KAFKA_BOOTSTRAP" "$TOPIC" --expect-lines "$N" \
+  --number-regex '^(\d+) redeliver line 0*\1$' --timeout-ms 90000
 echo "figures: written=$N checkpoint_at_pause=$cp_at_pause bytes=$size" \
   "paused_ms=$paused_ms renamed_at_pause=$renamed_at_pause delivery_failures=$failed" \
   "(while paused $failed_paused) resent=$resent given_up=$given_up" \

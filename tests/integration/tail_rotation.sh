@@ -25,43 +25,16 @@ config() {
   cat <<YAML
 kafka:
   brokers: "$FERRY_REAL_KAFKA_BOOTSTRAP"
-agent:
-  state_dir: $1/state
-  checkpoint_ms: 200
-  sources:
-    - name: rot
-      paths: [$1/logs/access.log*]
-      topic: $2
-      acks: all
+$(agent_tail "$1/state" 200 rot "$1/logs/access.log*" "$2" all)
       rotate_wait_ms: 2000
 YAML
 }
 
-# wait_quiet FILE: until FILE (the agent's checkpoint) has not changed for 3 s.
-wait_quiet() {
-  local last="" same=0 end=$((SECONDS + 120)) cur
-  while [ $SECONDS -lt $end ]; do
-    cur=$(md5sum "$1" 2>/dev/null || true)
-    if [ -n "$cur" ] && [ "$cur" = "$last" ]; then
-      same=$((same + 1))
-      [ $same -ge 6 ] && return 0
-    else
-      same=0
-    fi
-    last=$cur
-    sleep 0.5
-  done
-  fail "the agent never went quiet ($1)"
-}
-
 # check TOPIC N OUT: the Java client's figures for numbered lines 1..N, and a dump.
 check() {
-  java -cp "$FERRY_REAL_KAFKA_LIB/*" "$FERRY_SRC/tests/tools/Check.java" \
-    --bootstrap "$FERRY_REAL_KAFKA_BOOTSTRAP" --topic "$1" --expect-lines "$2" \
-    --number-regex '^(\d+) rotation line 0*\1 x{32}$' --dump "$3.dump" --timeout-ms 90000 \
-    >"$3" 2>"$3.err" || fail "checker: $(cat "$3.err")"
+  java_check "$3" "$FERRY_REAL_KAFKA_BOOTSTRAP" "$1" --expect-lines "$2" \
+    --number-regex '^(\d+) rotation line 0*\1 x{32}$' --dump "$3.dump" --timeout-ms 90000
 }
-get() { sed -n "s/^$2=//p" "$1"; }
 
 # ---- (a) rename rotation -------------------------------------------------------------------
 A="$T_DIR/a"
@@ -108,15 +81,15 @@ echo "rename: $N_A lines written over ${SECS}s, $ROT_A renames"
 wait_quiet "$A/state/rot.checkpoint.json"
 stop_ferry rename
 check "$TOPIC_A" "$N_A" "$A/check.txt"
-echo "rename figures: written=$N_A received=$(get "$A/check.txt" records)" \
-  "missing=$(get "$A/check.txt" missing) doubled=$(get "$A/check.txt" doubled)" \
-  "unnumbered=$(get "$A/check.txt" unnumbered) rotations=$ROT_A"
-[ "$(get "$A/check.txt" missing)" = 0 ] ||
-  fail "rename: $(get "$A/check.txt" missing) lines missing: $(get "$A/check.txt" first_missing)"
-[ "$(get "$A/check.txt" doubled)" = 0 ] ||
-  fail "rename: $(get "$A/check.txt" doubled) lines doubled: $(get "$A/check.txt" first_doubled)"
-[ "$(get "$A/check.txt" records)" = "$N_A" ] || fail "rename: records: want $N_A"
-[ "$(get "$A/check.txt" unnumbered)" = 0 ] || fail "rename: records that are not whole lines"
+echo "rename figures: written=$N_A received=$(get records)" \
+  "missing=$(get missing) doubled=$(get doubled)" \
+  "unnumbered=$(get unnumbered) rotations=$ROT_A"
+[ "$(get missing)" = 0 ] ||
+  fail "rename: $(get missing) lines missing: $(get first_missing)"
+[ "$(get doubled)" = 0 ] ||
+  fail "rename: $(get doubled) lines doubled: $(get first_doubled)"
+[ "$(get records)" = "$N_A" ] || fail "rename: records: want $N_A"
+[ "$(get unnumbered)" = 0 ] || fail "rename: records that are not whole lines"
 ok "rename every 100 ms: $N_A lines, each received once"
 
 # ---- (b) copytruncate ------------------------------------------------------------------------
@@ -211,17 +184,17 @@ bad = [i for i in missing if i not in lost]
 print(len(missing), len(bad), bad[0] if bad else "-")
 PY
 )
-echo "copytruncate figures: written=$N_B received=$(get "$B/check.txt" records)" \
-  "missing=$(get "$B/check.txt" missing) doubled=$(get "$B/check.txt" doubled)" \
+echo "copytruncate figures: written=$N_B received=$(get records)" \
+  "missing=$(get missing) doubled=$(get doubled)" \
   "rotations=$ROT_B window_bytes=$WINDOW_BYTES lost_in_window=$LOST" \
   "missing_not_lost_by_rotation=$NOT_LOST"
 grep -E "copies found|copy of the truncated" "$T_DIR/copytrunc.log" | tail -n 2 || true
-[ "$MISSING" = "$(get "$B/check.txt" missing)" ] || fail "the dump and the checker disagree"
+[ "$MISSING" = "$(get missing)" ] || fail "the dump and the checker disagree"
 [ "$NOT_LOST" = 0 ] || fail "copytruncate: $NOT_LOST missing lines were in a file (first $FIRST_BAD)"
 [ "$MISSING" -le "$LOST" ] || fail "copytruncate: $MISSING missing, more than the $LOST lost"
-[ "$(get "$B/check.txt" unnumbered)" = 0 ] || fail "copytruncate: records that are not whole lines"
+[ "$(get unnumbered)" = 0 ] || fail "copytruncate: records that are not whole lines"
 # A copy is read on from where its original left off, never again from its start.
-[ "$(get "$B/check.txt" doubled)" = 0 ] ||
-  fail "copytruncate: $(get "$B/check.txt" doubled) lines doubled: $(get "$B/check.txt" first_doubled)"
+[ "$(get doubled)" = 0 ] ||
+  fail "copytruncate: $(get doubled) lines doubled: $(get first_doubled)"
 ok "copytruncate every 100 ms: $N_B lines, $MISSING missing (the rotation lost $LOST)," \
-  "$(get "$B/check.txt" doubled) doubled"
+  "$(get doubled) doubled"
