@@ -5,7 +5,10 @@
  * back in any order (different partitions, retries), and the watermark only moves over a
  * contiguous run of acknowledged events: offset() is the highest input offset below which
  * every event has been acknowledged. That offset, not "the last one sent", is what gets
- * checkpointed, so a restart re-reads at most what was in flight and skips nothing. */
+ * checkpointed, so a restart re-reads at most what was in flight and skips nothing.
+ *
+ * Threads: a watermark belongs to its source and is used by one thread (the agent's); the
+ * checkpoint file functions touch only the files they are given and may run on any thread. */
 #ifndef FERRY_CHECKPOINT_H
 #define FERRY_CHECKPOINT_H
 

@@ -7,7 +7,9 @@
  * Every problem found is reported, not just the first, as "file:line:column: message".
  *
  * A struct ferry_config is never modified after ferry_config_load returns: a reload builds a
- * new one. All strings in it are owned by the config and live until ferry_config_destroy. */
+ * new one. All strings in it are owned by the config and live until ferry_config_destroy.
+ * Threads: loading runs on one thread; a loaded configuration may be read by any number of
+ * threads at once (nothing in it changes), and is destroyed once none of them reads it. */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
 

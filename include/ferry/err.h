@@ -2,7 +2,8 @@
  *
  * Fallible functions return 0 on success or a negative enum ferry_err, and fill a
  * caller-provided `char *err, size_t errlen` with a message that names what failed first,
- * in lower case, without a full stop: "mysql: connect 127.0.0.1:3306: access denied". */
+ * in lower case, without a full stop: "mysql: connect 127.0.0.1:3306: access denied".
+ * These functions keep no state: any thread. */
 #ifndef FERRY_ERR_H
 #define FERRY_ERR_H
 
