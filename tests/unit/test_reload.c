@@ -145,6 +145,12 @@ struct change {
     const char *want; /* as verdicts() writes it */
 };
 
+/* A row that adds `extra` right after `from`. */
+#define ADDED(from, extra, want)                                                                   \
+    {                                                                                              \
+        from, from extra, want                                                                     \
+    }
+
 /* A test of one table of changes, ended by a row of NULLs: *state is the table. */
 static void check_changes(void **state)
 {
@@ -232,20 +238,20 @@ static void embedded_cluster_shape_is_a_kafka_change(void **state)
 static const struct change agent_changes_restart_the_agent_only[] = {
     {"state_dir: /var/lib/ferry-test", "state_dir: /var/lib/ferry-other", "KaSDCO"},
     {"checkpoint_ms: 1000", "checkpoint_ms: 2000", "KaSDCO"},
-    {"checkpoint_ms: 1000", "checkpoint_ms: 1000\n  shutdown_timeout_ms: 500", "KaSDCO"},
+    ADDED("checkpoint_ms: 1000", "\n  shutdown_timeout_ms: 500", "KaSDCO"),
     {"    - name: web\n", "    - name: web2\n", "KaSDCO"},
     {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/*.log, /x/*.log]", "KaSDCO"},
     {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/a*.log]", "KaSDCO"},
     {"exclude: ['*.gz']", "exclude: ['*.gz', '*.bz2']", "KaSDCO"},
     {"exclude: ['*.gz']", "exclude: []", "KaSDCO"},
     {"      topic: web\n", "      topic: web2\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      acks: '1'\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      start_at: end\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      headers: false\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      rotate_wait_ms: 100\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      refresh_ms: 100\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      partial_flush_ms: 100\n", "KaSDCO"},
-    {"      topic: web\n", "      topic: web\n      long_lines: split\n", "KaSDCO"},
+    ADDED("      topic: web\n", "      acks: '1'\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      start_at: end\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      headers: false\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      rotate_wait_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      refresh_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      partial_flush_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      long_lines: split\n", "KaSDCO"),
     {"max_line_bytes: 4096", "max_line_bytes: 4097", "KaSDCO"},
     {"multiline: {start: '^20'}", "multiline: {start: '^19'}", "KaSDCO"},
     {"multiline: {start: '^20'}", "multiline: {start: '^20', max_lines: 3}", "KaSDCO"},
@@ -265,8 +271,8 @@ static const struct change agent_changes_restart_the_agent_only[] = {
 };
 
 static const struct change sinks_changes_restart_every_worker[] = {
-    {"group: prod", "group: prod2", "KAsDCO"},
-    {"dead_letter_topic: dlq", "dead_letter_topic: dlq2", "KAsDCO"},
+    ADDED("group: prod", "2", "KAsDCO"),
+    ADDED("dead_letter_topic: dlq", "2", "KAsDCO"),
     /* a worker added, or removed: not a sinks change (the others keep running) */
     {"rollups:\n",
      "    - {name: more, type: redis, topics: [x], redis: {}, commands: [[INCR, a]]}\n"
@@ -287,18 +293,18 @@ static const struct change a_worker_change_restarts_that_worker[] = {
     {"host: db1", "host: db2", "KASdCO"},
     {"port: 3306", "port: 3307", "KASdCO"},
     {"user: u\n", "user: v\n", "KASdCO"},
-    {"password: pw", "password: pw2", "KASdCO"},
+    ADDED("password: pw", "2", "KASdCO"),
     {"database: d\n", "database: e\n", "KASdCO"},
-    {"database: d\n", "database: d\n        socket: /run/mysqld.sock\n", "KASdCO"},
-    {"database: d\n", "database: d\n        ssl_ca: /ca.pem\n", "KASdCO"},
+    ADDED("database: d\n", "        socket: /run/mysqld.sock\n", "KASdCO"),
+    ADDED("database: d\n", "        ssl_ca: /ca.pem\n", "KASdCO"),
     {"database: d\n",
      "database: d\n        ssl_ca: /ca.pem\n        ssl_verify_server_cert: "
      "false\n",
      "KASdCO"},
-    {"table: events", "table: events2", "KASdCO"},
-    {"table: events", "table: events\n      create_table: false", "KASdCO"},
-    {"table: events", "table: events\n      raw: false", "KASdCO"},
-    {"table: events", "table: events\n      mode: upsert\n      key: [url]", "KASdCO"},
+    ADDED("table: events", "2", "KASdCO"),
+    ADDED("table: events", "\n      create_table: false", "KASdCO"),
+    ADDED("table: events", "\n      raw: false", "KASdCO"),
+    ADDED("table: events", "\n      mode: upsert\n      key: [url]", "KASdCO"),
     {"ts: {type: datetime}", "ts: {type: datetime, format: epoch_ms}", "KASdCO"},
     {"type: int, default: '0'", "type: float, default: '0'", "KASdCO"},
     {"        url: url\n", "        url2: url\n", "KASdCO"},
@@ -306,7 +312,7 @@ static const struct change a_worker_change_restarts_that_worker[] = {
     {"        url: url\n", "        url: {field: url, null: false}\n", "KASdCO"},
     {"default: '0'", "default: '1'", "KASdCO"},
     {"length: 200", "length: 201", "KASdCO"},
-    {"        url: url\n", "        url: url\n        extra: extra\n", "KASdCO"},
+    ADDED("        url: url\n", "        extra: extra\n", "KASdCO"),
     /* the same columns in another order: another INSERT column list */
     {"        ts: {type: datetime}\n        url: url\n",
      "        url: url\n        ts: {type: datetime}\n", "KASdCO"},
@@ -341,18 +347,18 @@ static const struct change coordination_changes_are_coordination_only[] = {
     {"endpoints: [e1:2379, e2:2379]", "endpoints: [e2:2379, e1:2379]", "KASDCo"},
     {"prefix: /ferry/prod", "prefix: /ferry/test", "KASDCo"},
     {"ttl_ms: 4000", "ttl_ms: 5000", "KASDCo"},
-    {"ttl_ms: 4000", "ttl_ms: 4000\n  user: a\n  password: b", "KASDCo"},
-    {"ttl_ms: 4000", "ttl_ms: 4000\n  ca_file: /ca.pem", "KASDCo"},
+    ADDED("ttl_ms: 4000", "\n  user: a\n  password: b", "KASDCo"),
+    ADDED("ttl_ms: 4000", "\n  ca_file: /ca.pem", "KASDCo"),
     {NULL, NULL, NULL},
 };
 
 /* What changes nothing a job runs on must restart nothing. */
 static const struct change what_jobs_do_not_use_restarts_nothing[] = {
-    {"checkpoint_ms: 1000", "checkpoint_ms: 1000 # once a second", "KASDCO"},
+    ADDED("checkpoint_ms: 1000", " # once a second", "KASDCO"),
     {"sinks:\n", "# the sinks\nsinks:\n", "KASDCO"},
     /* defaults written out are the defaults */
-    {"      topic: web\n", "      topic: web\n      acks: all\n      headers: true\n", "KASDCO"},
-    {"table: events", "table: events\n      create_table: true\n      mode: insert", "KASDCO"},
+    ADDED("      topic: web\n", "      acks: all\n      headers: true\n", "KASDCO"),
+    ADDED("table: events", "\n      create_table: true\n      mode: insert", "KASDCO"),
     {"{host: r1, port: 6379, db: 0}", "{host: r1}", "KASDCO"},
     {"        url: url\n", "        url: {field: url, type: string}\n", "KASDCO"},
     /* flow or block style, key order, quotes around a string */
@@ -362,7 +368,7 @@ static const struct change what_jobs_do_not_use_restarts_nothing[] = {
     {"{linger.ms: '5'}", "\n    linger.ms: '5'", "KASDCO"},
     /* a rollup is rebuilt with every configuration; http.listen waits for a restart */
     {"window: hour", "window: day", "KASDCO"},
-    {"measures: {views: count}", "measures: {views: count}\n    lateness_ms: 1000", "KASDCO"},
+    ADDED("measures: {views: count}", "\n    lateness_ms: 1000", "KASDCO"),
     {"listen: 127.0.0.1:0", "listen: 127.0.0.1:8080", "KASDCO"},
     /* a worker removed: the other one keeps running */
     {"    - name: cache\n"
