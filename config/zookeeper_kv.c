@@ -24,18 +24,16 @@ char *ferry_zk_path_join(const char *a, const char *b)
     return p;
 }
 
-/* The full path of a relative key; NULL with err filled when the key is bad or memory short. */
-static char *key_path(struct zk *z, const char *key, int *rc, char *err, size_t errlen)
+/* The full path of a relative key into *path (the caller frees it): 0, or an error with err
+ * filled and *path NULL when the key is bad or memory short. */
+static int key_path(struct zk *z, const char *key, char **path, char *err, size_t errlen)
 {
-    if (!key || !*key || key[0] == '/' || key[strlen(key) - 1] == '/' || strstr(key, "//")) {
-        *rc =
-            ferry_seterr(err, errlen, FERRY_ERR_INVALID, "zookeeper: bad key '%s'", key ? key : "");
-        return NULL;
-    }
-    char *p = ferry_zk_path_join(z->prefix, key);
-    if (!p)
-        *rc = ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
-    return p;
+    *path = NULL;
+    if (!key || !*key || key[0] == '/' || key[strlen(key) - 1] == '/' || strstr(key, "//"))
+        return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "zookeeper: bad key '%s'",
+                            key ? key : "");
+    *path = ferry_zk_path_join(z->prefix, key);
+    return *path ? 0 : ferry_seterr(err, errlen, FERRY_ERR_NOMEM, "out of memory");
 }
 
 /* ---- node helpers (hlock held shared) ---------------------------------------------------- */
@@ -94,9 +92,9 @@ int ferry_zk_get(void *self, const char *key, char **value, size_t *len, int64_t
                  char *err, size_t errlen)
 {
     struct zk *z = self;
-    int rc;
-    char *path = key_path(z, key, &rc, err, errlen);
-    if (!path)
+    char *path;
+    int rc = key_path(z, key, &path, err, errlen);
+    if (rc)
         return rc;
     zhandle_t *zh = ferry_zk_acquire(z);
     struct Stat st;
@@ -115,11 +113,11 @@ int ferry_zk_put(void *self, const char *key, const char *value, size_t len, int
                  char *err, size_t errlen)
 {
     struct zk *z = self;
-    int rc;
     if (len > INT_MAX)
         return ferry_seterr(err, errlen, FERRY_ERR_INVALID, "zookeeper: %s: value too large", key);
-    char *path = key_path(z, key, &rc, err, errlen);
-    if (!path)
+    char *path;
+    int rc = key_path(z, key, &path, err, errlen);
+    if (rc)
         return rc;
     zhandle_t *zh = ferry_zk_acquire(z);
     struct Stat st;
@@ -141,9 +139,9 @@ int ferry_zk_put(void *self, const char *key, const char *value, size_t len, int
 int ferry_zk_del(void *self, const char *key, char *err, size_t errlen)
 {
     struct zk *z = self;
-    int rc;
-    char *path = key_path(z, key, &rc, err, errlen);
-    if (!path)
+    char *path;
+    int rc = key_path(z, key, &path, err, errlen);
+    if (rc)
         return rc;
     zhandle_t *zh = ferry_zk_acquire(z);
     int zrc = zh ? zoo_delete(zh, path, -1) : ZINVALIDSTATE;
@@ -188,9 +186,9 @@ int ferry_zk_watch(void *self, const char *key, int64_t version, int timeout_ms,
                    char *err, size_t errlen)
 {
     struct zk *z = self;
-    int rc;
-    char *path = key_path(z, key, &rc, err, errlen);
-    if (!path)
+    char *path;
+    int rc = key_path(z, key, &path, err, errlen);
+    if (rc)
         return rc;
     int64_t deadline = ferry_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {

@@ -145,11 +145,19 @@ struct change {
     const char *want; /* as verdicts() writes it */
 };
 
-static void check_changes(const struct change *v, size_t n)
+/* A row that adds `extra` right after `from`. */
+#define ADDED(from, extra, want)                                                                   \
+    {                                                                                              \
+        from, from extra, want                                                                     \
+    }
+
+/* A test of one table of changes, ended by a row of NULLs: *state is the table. */
+static void check_changes(void **state)
 {
+    const struct change *v = *state;
     struct ferry_config *a = parse_ok(base_doc);
     int bad = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; v[i].from; i++) {
         char *doc = variant(v[i].from, v[i].to);
         struct ferry_config *b = parse_ok(doc);
         char got[7], back[7];
@@ -182,25 +190,21 @@ static void same_document_is_same_everywhere(void **state)
     ferry_config_destroy(b);
 }
 
-static void kafka_changes_are_kafka_only(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        {"brokers: k1:9092,k2:9092", "brokers: k1:9092,k3:9092", "kASDCO"},
-        {"brokers: k1:9092,k2:9092", "brokers: k1:9092", "kASDCO"},
-        {"{socket.timeout.ms: '30000'}", "{socket.timeout.ms: '30001'}", "kASDCO"},
-        {"{socket.timeout.ms: '30000'}", "{socket.timeout.ms: '30000', client.rack: r1}", "kASDCO"},
-        {"{socket.timeout.ms: '30000'}", "{}", "kASDCO"},
-        {"{socket.timeout.ms: '30000'}", "{socket.connection.setup.timeout.ms: '30000'}", "kASDCO"},
-        {"{linger.ms: '5'}", "{linger.ms: '50'}", "kASDCO"},
-        {"{linger.ms: '5'}", "{linger.ms: '5', compression.type: zstd}", "kASDCO"},
-        {"{session.timeout.ms: '10000'}", "{session.timeout.ms: '12000'}", "kASDCO"},
-        /* a property moved from consumers only to every client is a change for producers */
-        {"  properties: {socket.timeout.ms: '30000'}\n",
-         "  properties: {socket.timeout.ms: '30000', session.timeout.ms: '10000'}\n", "kASDCO"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change kafka_changes_are_kafka_only[] = {
+    {"brokers: k1:9092,k2:9092", "brokers: k1:9092,k3:9092", "kASDCO"},
+    {"brokers: k1:9092,k2:9092", "brokers: k1:9092", "kASDCO"},
+    {"{socket.timeout.ms: '30000'}", "{socket.timeout.ms: '30001'}", "kASDCO"},
+    {"{socket.timeout.ms: '30000'}", "{socket.timeout.ms: '30000', client.rack: r1}", "kASDCO"},
+    {"{socket.timeout.ms: '30000'}", "{}", "kASDCO"},
+    {"{socket.timeout.ms: '30000'}", "{socket.connection.setup.timeout.ms: '30000'}", "kASDCO"},
+    {"{linger.ms: '5'}", "{linger.ms: '50'}", "kASDCO"},
+    {"{linger.ms: '5'}", "{linger.ms: '5', compression.type: zstd}", "kASDCO"},
+    {"{session.timeout.ms: '10000'}", "{session.timeout.ms: '12000'}", "kASDCO"},
+    /* a property moved from consumers only to every client is a change for producers */
+    {"  properties: {socket.timeout.ms: '30000'}\n",
+     "  properties: {socket.timeout.ms: '30000', session.timeout.ms: '10000'}\n", "kASDCO"},
+    {NULL, NULL, NULL},
+};
 
 static void embedded_cluster_shape_is_a_kafka_change(void **state)
 {
@@ -231,174 +235,153 @@ static void embedded_cluster_shape_is_a_kafka_change(void **state)
     ferry_config_destroy(b);
 }
 
-static void agent_changes_restart_the_agent_only(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        {"state_dir: /var/lib/ferry-test", "state_dir: /var/lib/ferry-other", "KaSDCO"},
-        {"checkpoint_ms: 1000", "checkpoint_ms: 2000", "KaSDCO"},
-        {"checkpoint_ms: 1000", "checkpoint_ms: 1000\n  shutdown_timeout_ms: 500", "KaSDCO"},
-        {"    - name: web\n", "    - name: web2\n", "KaSDCO"},
-        {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/*.log, /x/*.log]", "KaSDCO"},
-        {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/a*.log]", "KaSDCO"},
-        {"exclude: ['*.gz']", "exclude: ['*.gz', '*.bz2']", "KaSDCO"},
-        {"exclude: ['*.gz']", "exclude: []", "KaSDCO"},
-        {"      topic: web\n", "      topic: web2\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      acks: '1'\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      start_at: end\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      headers: false\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      rotate_wait_ms: 100\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      refresh_ms: 100\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      partial_flush_ms: 100\n", "KaSDCO"},
-        {"      topic: web\n", "      topic: web\n      long_lines: split\n", "KaSDCO"},
-        {"max_line_bytes: 4096", "max_line_bytes: 4097", "KaSDCO"},
-        {"multiline: {start: '^20'}", "multiline: {start: '^19'}", "KaSDCO"},
-        {"multiline: {start: '^20'}", "multiline: {start: '^20', max_lines: 3}", "KaSDCO"},
-        {"multiline: {start: '^20'}", "multiline: {start: '^20', flush_ms: 3}", "KaSDCO"},
-        {"multiline: {start: '^20'}", "multiline: {continue: '^20'}", "KaSDCO"},
-        {"fallback: round_robin", "fallback: explicit\n        partition: 3", "KaSDCO"},
-        {"key: {json_field: user_id}", "key: {json_field: uid}", "KaSDCO"},
-        {"key: {json_field: user_id}", "key: {regex: 'u=(\\w+)'}", "KaSDCO"},
-        {"key: {json_field: user_id}", "key: {static: user_id}", "KaSDCO"},
-        {"fallback: round_robin", "fallback: default", "KaSDCO"},
-        /* a second source */
-        {"sinks:\n",
-         "    - {name: b, type: stdin, topic: web}\n"
-         "sinks:\n",
-         "KaSDCO"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change agent_changes_restart_the_agent_only[] = {
+    {"state_dir: /var/lib/ferry-test", "state_dir: /var/lib/ferry-other", "KaSDCO"},
+    {"checkpoint_ms: 1000", "checkpoint_ms: 2000", "KaSDCO"},
+    ADDED("checkpoint_ms: 1000", "\n  shutdown_timeout_ms: 500", "KaSDCO"),
+    {"    - name: web\n", "    - name: web2\n", "KaSDCO"},
+    {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/*.log, /x/*.log]", "KaSDCO"},
+    {"paths: [/var/log/web/*.log]", "paths: [/var/log/web/a*.log]", "KaSDCO"},
+    {"exclude: ['*.gz']", "exclude: ['*.gz', '*.bz2']", "KaSDCO"},
+    {"exclude: ['*.gz']", "exclude: []", "KaSDCO"},
+    {"      topic: web\n", "      topic: web2\n", "KaSDCO"},
+    ADDED("      topic: web\n", "      acks: '1'\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      start_at: end\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      headers: false\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      rotate_wait_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      refresh_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      partial_flush_ms: 100\n", "KaSDCO"),
+    ADDED("      topic: web\n", "      long_lines: split\n", "KaSDCO"),
+    {"max_line_bytes: 4096", "max_line_bytes: 4097", "KaSDCO"},
+    {"multiline: {start: '^20'}", "multiline: {start: '^19'}", "KaSDCO"},
+    {"multiline: {start: '^20'}", "multiline: {start: '^20', max_lines: 3}", "KaSDCO"},
+    {"multiline: {start: '^20'}", "multiline: {start: '^20', flush_ms: 3}", "KaSDCO"},
+    {"multiline: {start: '^20'}", "multiline: {continue: '^20'}", "KaSDCO"},
+    {"fallback: round_robin", "fallback: explicit\n        partition: 3", "KaSDCO"},
+    {"key: {json_field: user_id}", "key: {json_field: uid}", "KaSDCO"},
+    {"key: {json_field: user_id}", "key: {regex: 'u=(\\w+)'}", "KaSDCO"},
+    {"key: {json_field: user_id}", "key: {static: user_id}", "KaSDCO"},
+    {"fallback: round_robin", "fallback: default", "KaSDCO"},
+    /* a second source */
+    {"sinks:\n",
+     "    - {name: b, type: stdin, topic: web}\n"
+     "sinks:\n",
+     "KaSDCO"},
+    {NULL, NULL, NULL},
+};
 
-static void sinks_changes_restart_every_worker(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        {"group: prod", "group: prod2", "KAsDCO"},
-        {"dead_letter_topic: dlq", "dead_letter_topic: dlq2", "KAsDCO"},
-        /* a worker added, or removed: not a sinks change (the others keep running) */
-        {"rollups:\n",
-         "    - {name: more, type: redis, topics: [x], redis: {}, commands: [[INCR, a]]}\n"
-         "rollups:\n",
-         "KASDCO"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change sinks_changes_restart_every_worker[] = {
+    ADDED("group: prod", "2", "KAsDCO"),
+    ADDED("dead_letter_topic: dlq", "2", "KAsDCO"),
+    /* a worker added, or removed: not a sinks change (the others keep running) */
+    {"rollups:\n",
+     "    - {name: more, type: redis, topics: [x], redis: {}, commands: [[INCR, a]]}\n"
+     "rollups:\n",
+     "KASDCO"},
+    {NULL, NULL, NULL},
+};
 
-static void a_worker_change_restarts_that_worker(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        /* mysql worker db */
-        {"      topics: [web]\n", "      topics: [web, api]\n", "KASdCO"},
-        {"      topics: [web]\n", "      topics: [web2]\n", "KASdCO"},
-        {"      format: json\n      batch", "      format: combined\n      batch", "KASdCO"},
-        {"      format: json\n      batch",
-         "      format: regex\n      pattern: '(?<url>\\S+)'\n      batch", "KASdCO"},
-        {"max_rows: 500", "max_rows: 501", "KASdCO"},
-        {"max_ms: 100", "max_ms: 101", "KASdCO"},
-        {"host: db1", "host: db2", "KASdCO"},
-        {"port: 3306", "port: 3307", "KASdCO"},
-        {"user: u\n", "user: v\n", "KASdCO"},
-        {"password: pw", "password: pw2", "KASdCO"},
-        {"database: d\n", "database: e\n", "KASdCO"},
-        {"database: d\n", "database: d\n        socket: /run/mysqld.sock\n", "KASdCO"},
-        {"database: d\n", "database: d\n        ssl_ca: /ca.pem\n", "KASdCO"},
-        {"database: d\n",
-         "database: d\n        ssl_ca: /ca.pem\n        ssl_verify_server_cert: "
-         "false\n",
-         "KASdCO"},
-        {"table: events", "table: events2", "KASdCO"},
-        {"table: events", "table: events\n      create_table: false", "KASdCO"},
-        {"table: events", "table: events\n      raw: false", "KASdCO"},
-        {"table: events", "table: events\n      mode: upsert\n      key: [url]", "KASdCO"},
-        {"ts: {type: datetime}", "ts: {type: datetime, format: epoch_ms}", "KASdCO"},
-        {"type: int, default: '0'", "type: float, default: '0'", "KASdCO"},
-        {"        url: url\n", "        url2: url\n", "KASdCO"},
-        {"        url: url\n", "        url: path\n", "KASdCO"},
-        {"        url: url\n", "        url: {field: url, null: false}\n", "KASdCO"},
-        {"default: '0'", "default: '1'", "KASdCO"},
-        {"length: 200", "length: 201", "KASdCO"},
-        {"        url: url\n", "        url: url\n        extra: extra\n", "KASdCO"},
-        /* the same columns in another order: another INSERT column list */
-        {"        ts: {type: datetime}\n        url: url\n",
-         "        url: url\n        ts: {type: datetime}\n", "KASdCO"},
-        /* redis worker cache */
-        {"topics: [web, api]", "topics: [api, web]", "KASDcO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r2, port: 6379, db: 0}", "KASDcO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6380, db: 0}", "KASDcO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 1}", "KASDcO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 0, password: x}", "KASDcO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 0, user: a, password: x}",
-         "KASDcO"},
-        {"[INCR, 'hits:{url}']", "[INCR, 'hits:{uri}']", "KASDcO"},
-        {"[INCR, 'hits:{url}']", "[INCRBY, 'hits:{url}', '1']", "KASDcO"},
-        {"[HINCRBY, 'u:{user_id}', n, '1']", "[HINCRBY, 'u:{user_id}', n, '2']", "KASDcO"},
-        {"[HINCRBY, 'u:{user_id}', n, '1']", "[HINCRBY, 'u:{user_id}', n]", "KASDcO"},
-        {"        - [HINCRBY, 'u:{user_id}', n, '1']\n", "", "KASDcO"},
-        {"        - [INCR, 'hits:{url}']\n        - [HINCRBY, 'u:{user_id}', n, '1']\n",
-         "        - [HINCRBY, 'u:{user_id}', n, '1']\n        - [INCR, 'hits:{url}']\n", "KASDcO"},
-        /* an argument split in two is another command, though the text joined is the same */
-        {"[INCR, 'hits:{url}']", "[INCR, 'hits:', '{url}']", "KASDcO"},
-        {"      format: json\n      redis", "      format: raw\n      redis", "KASDcO"},
-        {"      format: json\n      redis",
-         "      format: json\n      batch: {max_rows: 7}\n"
-         "      redis",
-         "KASDcO"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change a_worker_change_restarts_that_worker[] = {
+    /* mysql worker db */
+    {"      topics: [web]\n", "      topics: [web, api]\n", "KASdCO"},
+    {"      topics: [web]\n", "      topics: [web2]\n", "KASdCO"},
+    {"      format: json\n      batch", "      format: combined\n      batch", "KASdCO"},
+    {"      format: json\n      batch",
+     "      format: regex\n      pattern: '(?<url>\\S+)'\n      batch", "KASdCO"},
+    {"max_rows: 500", "max_rows: 501", "KASdCO"},
+    {"max_ms: 100", "max_ms: 101", "KASdCO"},
+    {"host: db1", "host: db2", "KASdCO"},
+    {"port: 3306", "port: 3307", "KASdCO"},
+    {"user: u\n", "user: v\n", "KASdCO"},
+    ADDED("password: pw", "2", "KASdCO"),
+    {"database: d\n", "database: e\n", "KASdCO"},
+    ADDED("database: d\n", "        socket: /run/mysqld.sock\n", "KASdCO"),
+    ADDED("database: d\n", "        ssl_ca: /ca.pem\n", "KASdCO"),
+    {"database: d\n",
+     "database: d\n        ssl_ca: /ca.pem\n        ssl_verify_server_cert: "
+     "false\n",
+     "KASdCO"},
+    ADDED("table: events", "2", "KASdCO"),
+    ADDED("table: events", "\n      create_table: false", "KASdCO"),
+    ADDED("table: events", "\n      raw: false", "KASdCO"),
+    ADDED("table: events", "\n      mode: upsert\n      key: [url]", "KASdCO"),
+    {"ts: {type: datetime}", "ts: {type: datetime, format: epoch_ms}", "KASdCO"},
+    {"type: int, default: '0'", "type: float, default: '0'", "KASdCO"},
+    {"        url: url\n", "        url2: url\n", "KASdCO"},
+    {"        url: url\n", "        url: path\n", "KASdCO"},
+    {"        url: url\n", "        url: {field: url, null: false}\n", "KASdCO"},
+    {"default: '0'", "default: '1'", "KASdCO"},
+    {"length: 200", "length: 201", "KASdCO"},
+    ADDED("        url: url\n", "        extra: extra\n", "KASdCO"),
+    /* the same columns in another order: another INSERT column list */
+    {"        ts: {type: datetime}\n        url: url\n",
+     "        url: url\n        ts: {type: datetime}\n", "KASdCO"},
+    /* redis worker cache */
+    {"topics: [web, api]", "topics: [api, web]", "KASDcO"},
+    {"{host: r1, port: 6379, db: 0}", "{host: r2, port: 6379, db: 0}", "KASDcO"},
+    {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6380, db: 0}", "KASDcO"},
+    {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 1}", "KASDcO"},
+    {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 0, password: x}", "KASDcO"},
+    {"{host: r1, port: 6379, db: 0}", "{host: r1, port: 6379, db: 0, user: a, password: x}",
+     "KASDcO"},
+    {"[INCR, 'hits:{url}']", "[INCR, 'hits:{uri}']", "KASDcO"},
+    {"[INCR, 'hits:{url}']", "[INCRBY, 'hits:{url}', '1']", "KASDcO"},
+    {"[HINCRBY, 'u:{user_id}', n, '1']", "[HINCRBY, 'u:{user_id}', n, '2']", "KASDcO"},
+    {"[HINCRBY, 'u:{user_id}', n, '1']", "[HINCRBY, 'u:{user_id}', n]", "KASDcO"},
+    {"        - [HINCRBY, 'u:{user_id}', n, '1']\n", "", "KASDcO"},
+    {"        - [INCR, 'hits:{url}']\n        - [HINCRBY, 'u:{user_id}', n, '1']\n",
+     "        - [HINCRBY, 'u:{user_id}', n, '1']\n        - [INCR, 'hits:{url}']\n", "KASDcO"},
+    /* an argument split in two is another command, though the text joined is the same */
+    {"[INCR, 'hits:{url}']", "[INCR, 'hits:', '{url}']", "KASDcO"},
+    {"      format: json\n      redis", "      format: raw\n      redis", "KASDcO"},
+    {"      format: json\n      redis",
+     "      format: json\n      batch: {max_rows: 7}\n"
+     "      redis",
+     "KASDcO"},
+    {NULL, NULL, NULL},
+};
 
-static void coordination_changes_are_coordination_only(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        {"backend: etcd", "backend: zookeeper", "KASDCo"},
-        {"endpoints: [e1:2379, e2:2379]", "endpoints: [e1:2379]", "KASDCo"},
-        {"endpoints: [e1:2379, e2:2379]", "endpoints: [e2:2379, e1:2379]", "KASDCo"},
-        {"prefix: /ferry/prod", "prefix: /ferry/test", "KASDCo"},
-        {"ttl_ms: 4000", "ttl_ms: 5000", "KASDCo"},
-        {"ttl_ms: 4000", "ttl_ms: 4000\n  user: a\n  password: b", "KASDCo"},
-        {"ttl_ms: 4000", "ttl_ms: 4000\n  ca_file: /ca.pem", "KASDCo"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change coordination_changes_are_coordination_only[] = {
+    {"backend: etcd", "backend: zookeeper", "KASDCo"},
+    {"endpoints: [e1:2379, e2:2379]", "endpoints: [e1:2379]", "KASDCo"},
+    {"endpoints: [e1:2379, e2:2379]", "endpoints: [e2:2379, e1:2379]", "KASDCo"},
+    {"prefix: /ferry/prod", "prefix: /ferry/test", "KASDCo"},
+    {"ttl_ms: 4000", "ttl_ms: 5000", "KASDCo"},
+    ADDED("ttl_ms: 4000", "\n  user: a\n  password: b", "KASDCo"),
+    ADDED("ttl_ms: 4000", "\n  ca_file: /ca.pem", "KASDCo"),
+    {NULL, NULL, NULL},
+};
 
 /* What changes nothing a job runs on must restart nothing. */
-static void what_jobs_do_not_use_restarts_nothing(void **state)
-{
-    (void)state;
-    static const struct change v[] = {
-        {"checkpoint_ms: 1000", "checkpoint_ms: 1000 # once a second", "KASDCO"},
-        {"sinks:\n", "# the sinks\nsinks:\n", "KASDCO"},
-        /* defaults written out are the defaults */
-        {"      topic: web\n", "      topic: web\n      acks: all\n      headers: true\n",
-         "KASDCO"},
-        {"table: events", "table: events\n      create_table: true\n      mode: insert", "KASDCO"},
-        {"{host: r1, port: 6379, db: 0}", "{host: r1}", "KASDCO"},
-        {"        url: url\n", "        url: {field: url, type: string}\n", "KASDCO"},
-        /* flow or block style, key order, quotes around a string */
-        {"batch: {max_rows: 500, max_ms: 100}",
-         "batch:\n        max_ms: 100\n        max_rows: 500", "KASDCO"},
-        {"host: db1", "host: 'db1'", "KASDCO"},
-        {"{linger.ms: '5'}", "\n    linger.ms: '5'", "KASDCO"},
-        /* a rollup is rebuilt with every configuration; http.listen waits for a restart */
-        {"window: hour", "window: day", "KASDCO"},
-        {"measures: {views: count}", "measures: {views: count}\n    lateness_ms: 1000", "KASDCO"},
-        {"listen: 127.0.0.1:0", "listen: 127.0.0.1:8080", "KASDCO"},
-        /* a worker removed: the other one keeps running */
-        {"    - name: cache\n"
-         "      type: redis\n"
-         "      topics: [web, api]\n"
-         "      format: json\n"
-         "      redis: {host: r1, port: 6379, db: 0}\n"
-         "      commands:\n"
-         "        - [INCR, 'hits:{url}']\n"
-         "        - [HINCRBY, 'u:{user_id}', n, '1']\n",
-         "", "KASD-O"},
-    };
-    check_changes(v, N(v));
-}
+static const struct change what_jobs_do_not_use_restarts_nothing[] = {
+    ADDED("checkpoint_ms: 1000", " # once a second", "KASDCO"),
+    {"sinks:\n", "# the sinks\nsinks:\n", "KASDCO"},
+    /* defaults written out are the defaults */
+    ADDED("      topic: web\n", "      acks: all\n      headers: true\n", "KASDCO"),
+    ADDED("table: events", "\n      create_table: true\n      mode: insert", "KASDCO"),
+    {"{host: r1, port: 6379, db: 0}", "{host: r1}", "KASDCO"},
+    {"        url: url\n", "        url: {field: url, type: string}\n", "KASDCO"},
+    /* flow or block style, key order, quotes around a string */
+    {"batch: {max_rows: 500, max_ms: 100}", "batch:\n        max_ms: 100\n        max_rows: 500",
+     "KASDCO"},
+    {"host: db1", "host: 'db1'", "KASDCO"},
+    {"{linger.ms: '5'}", "\n    linger.ms: '5'", "KASDCO"},
+    /* a rollup is rebuilt with every configuration; http.listen waits for a restart */
+    {"window: hour", "window: day", "KASDCO"},
+    ADDED("measures: {views: count}", "\n    lateness_ms: 1000", "KASDCO"),
+    {"listen: 127.0.0.1:0", "listen: 127.0.0.1:8080", "KASDCO"},
+    /* a worker removed: the other one keeps running */
+    {"    - name: cache\n"
+     "      type: redis\n"
+     "      topics: [web, api]\n"
+     "      format: json\n"
+     "      redis: {host: r1, port: 6379, db: 0}\n"
+     "      commands:\n"
+     "        - [INCR, 'hits:{url}']\n"
+     "        - [HINCRBY, 'u:{user_id}', n, '1']\n",
+     "", "KASD-O"},
+    {NULL, NULL, NULL},
+};
 
 /* Workers are matched by name: the same two in the other order are both unchanged. */
 static void worker_order_does_not_matter(void **state)
@@ -462,17 +445,23 @@ static void password_env_is_compared_by_value(void **state)
     free(doc);
 }
 
+/* A table of changes run as a test of its own name. */
+#define CHANGES_TEST(table)                                                                        \
+    {                                                                                              \
+        .name = #table, .test_func = check_changes, .initial_state = (void *)(table)               \
+    }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_document_is_same_everywhere),
-        cmocka_unit_test(kafka_changes_are_kafka_only),
+        CHANGES_TEST(kafka_changes_are_kafka_only),
         cmocka_unit_test(embedded_cluster_shape_is_a_kafka_change),
-        cmocka_unit_test(agent_changes_restart_the_agent_only),
-        cmocka_unit_test(sinks_changes_restart_every_worker),
-        cmocka_unit_test(a_worker_change_restarts_that_worker),
-        cmocka_unit_test(coordination_changes_are_coordination_only),
-        cmocka_unit_test(what_jobs_do_not_use_restarts_nothing),
+        CHANGES_TEST(agent_changes_restart_the_agent_only),
+        CHANGES_TEST(sinks_changes_restart_every_worker),
+        CHANGES_TEST(a_worker_change_restarts_that_worker),
+        CHANGES_TEST(coordination_changes_are_coordination_only),
+        CHANGES_TEST(what_jobs_do_not_use_restarts_nothing),
         cmocka_unit_test(worker_order_does_not_matter),
         cmocka_unit_test(password_env_is_compared_by_value),
     };
