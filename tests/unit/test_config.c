@@ -26,6 +26,8 @@
 /* The first line of most documents below: the one section every document needs. The line
  * numbers of their expected diagnostics count it as line 1. */
 #define PREAMBLE "kafka: {brokers: \"k1:9092\"}\n"
+/* ... and the start of a list of workers */
+#define WORKERS PREAMBLE "sinks:\n  workers:\n"
 
 /* A worker's or a source's own settings, of the type the test expects. */
 static const struct ferry_mysql_config *my(const struct ferry_worker_config *w)
@@ -148,14 +150,12 @@ static void unknown_key_in_nested_section(void **state)
 {
     (void)state;
     expect_diags(
-        PREAMBLE "sinks:\n"
-                 "  workers:\n"
-                 "    - name: hits\n"
-                 "      type: redis\n"
-                 "      topics: [web]\n"
-                 "      redis: {host: cache}\n"
-                 "      commands: [[INCR, \"hits\"]]\n"
-                 "      batch: {max_row: 10}\n",
+        WORKERS "    - name: hits\n"
+                "      type: redis\n"
+                "      topics: [web]\n"
+                "      redis: {host: cache}\n"
+                "      commands: [[INCR, \"hits\"]]\n"
+                "      batch: {max_row: 10}\n",
         NAME ":9:15: sinks.workers[0].batch: unknown key 'max_row' (did you mean 'max_rows'?)\n");
 }
 
@@ -188,14 +188,12 @@ static void string_where_integer(void **state)
 static void integer_syntax(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: cache\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {port: 0x18eb, db: 1.5}\n"
-                          "      commands: [[INCR, hits]]\n"
-                          "      batch: {max_rows: 99999999999999999999}\n",
+    expect_diags(WORKERS "    - name: cache\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {port: 0x18eb, db: 1.5}\n"
+                         "      commands: [[INCR, hits]]\n"
+                         "      batch: {max_rows: 99999999999999999999}\n",
                  NAME ":7:21: sinks.workers[0].redis.port: expected an integer, got '0x18eb'\n" NAME
                       ":7:33: sinks.workers[0].redis.db: expected an integer, got '1.5'\n" NAME
                       ":9:25: sinks.workers[0].batch.max_rows: 99999999999999999999 is out of "
@@ -271,14 +269,12 @@ static void non_scalar_values(void **state)
 static void bad_boolean(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: web\n"
-                          "      mysql: {user: ferry, database: logs}\n"
-                          "      table: hits\n"
-                          "      create_table: maybe\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: web\n"
+                         "      mysql: {user: ferry, database: logs}\n"
+                         "      table: hits\n"
+                         "      create_table: maybe\n",
                  NAME
                  ":9:21: sinks.workers[0].create_table: expected true or false, got 'maybe'\n");
 }
@@ -307,14 +303,12 @@ static void bad_source_enums(void **state)
 static void bad_worker_enums(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: postgres\n"
-                          "      topics: [web]\n"
-                          "      format: csv\n"
-                          "      mysql: {user: ferry, database: logs}\n"
-                          "      table: hits\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: postgres\n"
+                         "      topics: [web]\n"
+                         "      format: csv\n"
+                         "      mysql: {user: ferry, database: logs}\n"
+                         "      table: hits\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'postgres' (expected one of: "
                       "mysql, redis, stdout)\n" NAME
                       ":7:15: sinks.workers[0].format: invalid value 'csv' (expected one of: raw, "
@@ -353,12 +347,10 @@ static void missing_kafka(void **state)
 static void mysql_worker_needs(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: [web]\n"
-                          "      mysql: {host: db1}\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: [web]\n"
+                         "      mysql: {host: db1}\n",
                  NAME ":4:7: sinks.workers[0]: a mysql worker needs 'table'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'user'\n" NAME
                       ":7:14: sinks.workers[0].mysql: missing required key 'database'\n");
@@ -367,13 +359,11 @@ static void mysql_worker_needs(void **state)
 static void mysql_section_empty(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: [web]\n"
-                          "      mysql:\n"
-                          "      table: hits\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: [web]\n"
+                         "      mysql:\n"
+                         "      table: hits\n",
                  NAME ":7:13: sinks.workers[0].mysql: is empty (needs 'user' and 'database')\n");
 }
 
@@ -381,13 +371,11 @@ static void invalid_worker_type_only(void **state)
 {
     (void)state;
     /* nothing type-specific is said about a worker whose type is wrong; the rest still is */
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: cache\n"
-                          "      type: rediss\n"
-                          "      topics: []\n"
-                          "      redis: {host: cache}\n"
-                          "      commands: [[INCR, hits]]\n",
+    expect_diags(WORKERS "    - name: cache\n"
+                         "      type: rediss\n"
+                         "      topics: []\n"
+                         "      redis: {host: cache}\n"
+                         "      commands: [[INCR, hits]]\n",
                  NAME ":5:13: sinks.workers[0].type: invalid value 'rediss' (expected one of: "
                       "mysql, redis, stdout)\n" NAME
                       ":6:15: sinks.workers[0].topics: needs at least one topic\n");
@@ -424,18 +412,16 @@ static void duplicate_source_names(void **state)
 static void duplicate_worker_names(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: counts\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {}\n"
-                          "      commands: [[INCR, hits]]\n"
-                          "    - name: counts\n"
-                          "      type: redis\n"
-                          "      topics: [api]\n"
-                          "      redis: {}\n"
-                          "      commands: [[INCR, api_hits]]\n",
+    expect_diags(WORKERS "    - name: counts\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {}\n"
+                         "      commands: [[INCR, hits]]\n"
+                         "    - name: counts\n"
+                         "      type: redis\n"
+                         "      topics: [api]\n"
+                         "      redis: {}\n"
+                         "      commands: [[INCR, api_hits]]\n",
                  NAME ":9:13: sinks.workers[1].name: duplicate worker name 'counts'\n");
 }
 
@@ -528,17 +514,15 @@ static void malformed_variables(void **state)
 static void invalid_identifiers(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: [web]\n"
-                          "      mysql: {user: ferry, database: logs}\n"
-                          "      table: access-log\n"
-                          "      columns:\n"
-                          "        status code: status\n"
-                          "        kafka_offset: offset\n"
-                          "        \"2024\": day\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: [web]\n"
+                         "      mysql: {user: ferry, database: logs}\n"
+                         "      table: access-log\n"
+                         "      columns:\n"
+                         "        status code: status\n"
+                         "        kafka_offset: offset\n"
+                         "        \"2024\": day\n",
                  NAME ":8:14: sinks.workers[0].table: invalid identifier 'access-log' (letters, "
                       "digits, '_' and '$', at most 64)\n" NAME
                       ":10:9: sinks.workers[0].columns: invalid column name 'status code' "
@@ -552,17 +536,15 @@ static void invalid_identifiers(void **state)
 static void column_positions_after_bad_value(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: [web]\n"
-                          "      mysql: {user: ferry, database: logs}\n"
-                          "      table: hits\n"
-                          "      columns:\n"
-                          "        a: [x]\n"
-                          "        ok_col: url\n"
-                          "        bad col: status\n",
+    expect_diags(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: [web]\n"
+                         "      mysql: {user: ferry, database: logs}\n"
+                         "      table: hits\n"
+                         "      columns:\n"
+                         "        a: [x]\n"
+                         "        ok_col: url\n"
+                         "        bad col: status\n",
                  NAME ":10:12: sinks.workers[0].columns.a: expected a string or a mapping, got a "
                       "list\n" NAME
                       ":12:9: sinks.workers[0].columns: invalid column name 'bad col' (letters, "
@@ -580,14 +562,12 @@ static void identifier_length(void **state)
     memset(n65, 'b', 65);
     n65[65] = '\0';
     snprintf(yaml, sizeof(yaml),
-             PREAMBLE "sinks:\n"
-                      "  workers:\n"
-                      "    - name: db\n"
-                      "      type: mysql\n"
-                      "      topics: [web]\n"
-                      "      mysql: {user: ferry, database: logs}\n"
-                      "      table: %s\n"
-                      "      columns: {%s: url, t$x_1: status}\n",
+             WORKERS "    - name: db\n"
+                     "      type: mysql\n"
+                     "      topics: [web]\n"
+                     "      mysql: {user: ferry, database: logs}\n"
+                     "      table: %s\n"
+                     "      columns: {%s: url, t$x_1: status}\n",
              n65, n64);
     snprintf(want, sizeof(want),
              NAME ":8:14: sinks.workers[0].table: invalid identifier '%s' (letters, digits, '_' "
@@ -599,24 +579,22 @@ static void identifier_length(void **state)
 static void typed_columns(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
-                                                 "  workers:\n"
-                                                 "    - name: db\n"
-                                                 "      type: mysql\n"
-                                                 "      topics: [web]\n"
-                                                 "      format: json\n"
-                                                 "      mysql: {user: ferry, database: logs}\n"
-                                                 "      table: users\n"
-                                                 "      mode: upsert\n"
-                                                 "      key: [User_Id]\n"
-                                                 "      raw: false\n"
-                                                 "      columns:\n"
-                                                 "        url: url\n"
-                                                 "        user_id: {type: int}\n"
-                                                 "        seen: {field: t, type: datetime, format: "
-                                                 "epoch_s, default: \"0\", null: false}\n"
-                                                 "        name: {type: string, length: 80}\n"
-                                                 "        trace: {field: header.trace}\n");
+    struct ferry_config *cfg = parse_ok(WORKERS "    - name: db\n"
+                                                "      type: mysql\n"
+                                                "      topics: [web]\n"
+                                                "      format: json\n"
+                                                "      mysql: {user: ferry, database: logs}\n"
+                                                "      table: users\n"
+                                                "      mode: upsert\n"
+                                                "      key: [User_Id]\n"
+                                                "      raw: false\n"
+                                                "      columns:\n"
+                                                "        url: url\n"
+                                                "        user_id: {type: int}\n"
+                                                "        seen: {field: t, type: datetime, format: "
+                                                "epoch_s, default: \"0\", null: false}\n"
+                                                "        name: {type: string, length: 80}\n"
+                                                "        trace: {field: header.trace}\n");
     const struct ferry_worker_config *w = &cfg->workers[0];
     assert_int_equal(my(w)->mode, FERRY_MYSQL_UPSERT);
     assert_int_equal(my(w)->key.n, 1);
@@ -643,36 +621,34 @@ static void typed_column_errors(void **state)
 {
     (void)state;
     expect_diags(
-        PREAMBLE "sinks:\n"
-                 "  workers:\n"
-                 "    - name: db\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: hits\n"
-                 "      key: [status]\n"
-                 "      columns:\n"
-                 "        status: {type: integer}\n"
-                 "        at: {type: datetime, format: rfc2822}\n"
-                 "        n: {type: int, default: many}\n"
-                 "        when: {type: datetime, default: \"2023-02-29\"}\n"
-                 "        s: {format: iso8601, length: 0}\n"
-                 "        f: {type: float, length: 10}\n"
-                 "        N: n\n"
-                 "    - name: up\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: users\n"
-                 "      mode: upsert\n"
-                 "      key: [id, ID, nope, doc]\n"
-                 "      columns: {id: id, doc: {type: json}}\n"
-                 "    - name: nokey\n"
-                 "      type: mysql\n"
-                 "      topics: [web]\n"
-                 "      mysql: {user: ferry, database: logs}\n"
-                 "      table: users\n"
-                 "      mode: upsert\n",
+        WORKERS "    - name: db\n"
+                "      type: mysql\n"
+                "      topics: [web]\n"
+                "      mysql: {user: ferry, database: logs}\n"
+                "      table: hits\n"
+                "      key: [status]\n"
+                "      columns:\n"
+                "        status: {type: integer}\n"
+                "        at: {type: datetime, format: rfc2822}\n"
+                "        n: {type: int, default: many}\n"
+                "        when: {type: datetime, default: \"2023-02-29\"}\n"
+                "        s: {format: iso8601, length: 0}\n"
+                "        f: {type: float, length: 10}\n"
+                "        N: n\n"
+                "    - name: up\n"
+                "      type: mysql\n"
+                "      topics: [web]\n"
+                "      mysql: {user: ferry, database: logs}\n"
+                "      table: users\n"
+                "      mode: upsert\n"
+                "      key: [id, ID, nope, doc]\n"
+                "      columns: {id: id, doc: {type: json}}\n"
+                "    - name: nokey\n"
+                "      type: mysql\n"
+                "      topics: [web]\n"
+                "      mysql: {user: ferry, database: logs}\n"
+                "      table: users\n"
+                "      mode: upsert\n",
         NAME ":9:12: sinks.workers[0].key: applies only with mode: upsert\n" NAME
              ":11:24: sinks.workers[0].columns.status.type: invalid value 'integer' "
              "(expected one of: string, int, float, bool, datetime, json)\n" NAME
@@ -723,21 +699,19 @@ static void out_of_range(void **state)
 static void bad_redis_commands(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: a\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {}\n"
-                          "      commands: INCR hits\n"
-                          "    - name: b\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {}\n"
-                          "      commands:\n"
-                          "        - [SET, \"last:{day}\", {raw: 1}]\n"
-                          "        - []\n"
-                          "        - \"INCR hits\"\n",
+    expect_diags(WORKERS "    - name: a\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {}\n"
+                         "      commands: INCR hits\n"
+                         "    - name: b\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {}\n"
+                         "      commands:\n"
+                         "        - [SET, \"last:{day}\", {raw: 1}]\n"
+                         "        - []\n"
+                         "        - \"INCR hits\"\n",
                  NAME ":8:17: sinks.workers[0].commands: expected a list of commands, got a "
                       "scalar\n" NAME
                       ":14:31: sinks.workers[1].commands[0][2]: expected a string, got a "
@@ -751,16 +725,14 @@ static void bad_redis_commands(void **state)
 static void bad_redis_templates(void **state)
 {
     (void)state;
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: cache\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {}\n"
-                          "      commands:\n"
-                          "        - [SET, \"k:{day\", \"}\"]\n"
-                          "        - [INCR, \"hits:{day}\", \"{}\"]\n"
-                          "        - [HINCRBY, \"s:{{x}}\", \"{status}\", 1]\n",
+    expect_diags(WORKERS "    - name: cache\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {}\n"
+                         "      commands:\n"
+                         "        - [SET, \"k:{day\", \"}\"]\n"
+                         "        - [INCR, \"hits:{day}\", \"{}\"]\n"
+                         "        - [HINCRBY, \"s:{{x}}\", \"{status}\", 1]\n",
                  NAME
                  ":9:17: sinks.workers[0].commands[0][1]: template 'k:{day': unclosed '{'\n" NAME
                  ":9:27: sinks.workers[0].commands[0][2]: template '}': unmatched '}' (write "
@@ -806,17 +778,15 @@ static void regex_format_accepted(void **state)
 {
     (void)state;
     struct ferry_config *cfg =
-        parse_ok(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: cache\n"
-                          "      type: redis\n"
-                          "      topics: [app]\n"
-                          "      format: regex\n"
-                          "      pattern: '^(?<level>[A-Z]+) (?<msg>.*)'\n"
-                          "      redis: {}\n"
-                          "      commands: [[INCR, \"{level}\"]]\n"
-                          "    - {name: db, type: redis, topics: [app], redis: {},\n"
-                          "       commands: [[INCR, x]]}\n");
+        parse_ok(WORKERS "    - name: cache\n"
+                         "      type: redis\n"
+                         "      topics: [app]\n"
+                         "      format: regex\n"
+                         "      pattern: '^(?<level>[A-Z]+) (?<msg>.*)'\n"
+                         "      redis: {}\n"
+                         "      commands: [[INCR, \"{level}\"]]\n"
+                         "    - {name: db, type: redis, topics: [app], redis: {},\n"
+                         "       commands: [[INCR, x]]}\n");
     assert_int_equal(cfg->workers[0].format, FERRY_FORMAT_REGEX);
     assert_string_equal(cfg->workers[0].pattern, "^(?<level>[A-Z]+) (?<msg>.*)");
     assert_null(cfg->workers[1].pattern);
@@ -827,30 +797,26 @@ static void regex_format_accepted(void **state)
 static void stdout_worker(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
-                                                 "  workers:\n"
-                                                 "    - {name: look, type: stdout, topics: [t]}\n"
-                                                 "    - name: cols\n"
-                                                 "      type: stdout\n"
-                                                 "      topics: [t]\n"
-                                                 "      metadata: [partition, offset, key]\n"
-                                                 "      path: /tmp/out.txt\n");
+    struct ferry_config *cfg = parse_ok(WORKERS "    - {name: look, type: stdout, topics: [t]}\n"
+                                                "    - name: cols\n"
+                                                "      type: stdout\n"
+                                                "      topics: [t]\n"
+                                                "      metadata: [partition, offset, key]\n"
+                                                "      path: /tmp/out.txt\n");
     assert_string_equal(cfg->workers[0].type, "stdout");
     assert_non_null(ferry_worker_plugin(&cfg->workers[0]));
     assert_null(ferry_mysql_worker(&cfg->workers[0]));
     ferry_config_destroy(cfg);
 
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: look\n"
-                          "      type: stdout\n"
-                          "      topics: [t]\n"
-                          "      metadata: [offset, headers]\n"
-                          "      table: hits\n"
-                          "      path: ''\n"
-                          "    - {name: db, type: mysql, topics: [t], table: x, metadata: [key],\n"
-                          "       mysql: {user: u, database: d}}\n"
-                          "    - {name: other, type: stdout, topics: [t], metdata: [key]}\n",
+    expect_diags(WORKERS "    - name: look\n"
+                         "      type: stdout\n"
+                         "      topics: [t]\n"
+                         "      metadata: [offset, headers]\n"
+                         "      table: hits\n"
+                         "      path: ''\n"
+                         "    - {name: db, type: mysql, topics: [t], table: x, metadata: [key],\n"
+                         "       mysql: {user: u, database: d}}\n"
+                         "    - {name: other, type: stdout, topics: [t], metdata: [key]}\n",
                  NAME ":7:26: sinks.workers[0].metadata: 'headers' is not one of topic, "
                       "partition, offset, key, timestamp\n" NAME
                       ":8:14: sinks.workers[0].table: does not apply to a stdout worker\n" NAME
@@ -865,14 +831,12 @@ static void redis_user(void **state)
     (void)state;
     assert_int_equal(setenv("FERRY_TEST_REDIS_ACL_PASSWORD", "s3cret", 1), 0);
     struct ferry_config *cfg = parse_ok(
-        PREAMBLE "sinks:\n"
-                 "  workers:\n"
-                 "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
-                 "       redis: {user: ferry, password: pw}}\n"
-                 "    - {name: b, type: redis, topics: [t], commands: [[INCR, x]],\n"
-                 "       redis: {user: ferry, password_env: FERRY_TEST_REDIS_ACL_PASSWORD}}\n"
-                 "    - {name: c, type: redis, topics: [t], commands: [[INCR, x]],\n"
-                 "       redis: {password: pw}}\n");
+        WORKERS "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                "       redis: {user: ferry, password: pw}}\n"
+                "    - {name: b, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                "       redis: {user: ferry, password_env: FERRY_TEST_REDIS_ACL_PASSWORD}}\n"
+                "    - {name: c, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                "       redis: {password: pw}}\n");
     assert_string_equal(rd(&cfg->workers[0])->conn.user, "ferry");
     assert_string_equal(rd(&cfg->workers[0])->conn.password, "pw");
     assert_string_equal(rd(&cfg->workers[1])->conn.user, "ferry");
@@ -880,10 +844,8 @@ static void redis_user(void **state)
     assert_null(rd(&cfg->workers[2])->conn.user);
     ferry_config_destroy(cfg);
 
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
-                          "       redis: {host: cache1, user: ferry}}\n",
+    expect_diags(WORKERS "    - {name: a, type: redis, topics: [t], commands: [[INCR, x]],\n"
+                         "       redis: {host: cache1, user: ferry}}\n",
                  NAME ":5:36: sinks.workers[0].redis.user: needs 'password' or 'password_env'\n");
 }
 
@@ -891,25 +853,23 @@ static void mysql_tls(void **state)
 {
     (void)state;
     struct ferry_config *cfg = parse_ok(
-        PREAMBLE "sinks:\n"
-                 "  workers:\n"
-                 "    - {name: plain, type: mysql, topics: [t], table: x,\n"
-                 "       mysql: {user: u, database: d}}\n"
-                 "    - {name: ca, type: mysql, topics: [t], table: x,\n"
-                 "       mysql: {user: u, database: d, ssl_ca: /etc/ferry/ca.pem}}\n"
-                 "    - name: mutual\n"
-                 "      type: mysql\n"
-                 "      topics: [t]\n"
-                 "      table: x\n"
-                 "      mysql:\n"
-                 "        user: u\n"
-                 "        database: d\n"
-                 "        ssl_ca: /etc/ferry/ca.pem\n"
-                 "        ssl_cert: /etc/ferry/client.pem\n"
-                 "        ssl_key: /etc/ferry/client.key\n"
-                 "        ssl_verify_server_cert: false\n"
-                 "    - {name: cert, type: mysql, topics: [t], table: x,\n"
-                 "       mysql: {user: u, database: d, ssl_cert: c.pem, ssl_key: k.pem}}\n");
+        WORKERS "    - {name: plain, type: mysql, topics: [t], table: x,\n"
+                "       mysql: {user: u, database: d}}\n"
+                "    - {name: ca, type: mysql, topics: [t], table: x,\n"
+                "       mysql: {user: u, database: d, ssl_ca: /etc/ferry/ca.pem}}\n"
+                "    - name: mutual\n"
+                "      type: mysql\n"
+                "      topics: [t]\n"
+                "      table: x\n"
+                "      mysql:\n"
+                "        user: u\n"
+                "        database: d\n"
+                "        ssl_ca: /etc/ferry/ca.pem\n"
+                "        ssl_cert: /etc/ferry/client.pem\n"
+                "        ssl_key: /etc/ferry/client.key\n"
+                "        ssl_verify_server_cert: false\n"
+                "    - {name: cert, type: mysql, topics: [t], table: x,\n"
+                "       mysql: {user: u, database: d, ssl_cert: c.pem, ssl_key: k.pem}}\n");
     const struct ferry_mysql_conn_config *m = &my(&cfg->workers[0])->conn;
     assert_null(m->ssl_ca);
     assert_null(m->ssl_cert);
@@ -971,13 +931,11 @@ static void password_env_problems(void **state)
 {
     (void)state;
     assert_int_equal(unsetenv("FERRY_TEST_NO_SUCH_SECRET"), 0);
-    expect_diags(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: cache\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {password_env: FERRY_TEST_NO_SUCH_SECRET}\n"
-                          "      commands: [[INCR, hits]]\n",
+    expect_diags(WORKERS "    - name: cache\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {password_env: FERRY_TEST_NO_SUCH_SECRET}\n"
+                         "      commands: [[INCR, hits]]\n",
                  NAME ":7:29: sinks.workers[0].redis.password_env: environment variable "
                       "FERRY_TEST_NO_SUCH_SECRET is not set\n");
 }
@@ -1203,18 +1161,16 @@ static void full_document_workers(void **state)
 static void connection_defaults(void **state)
 {
     (void)state;
-    struct ferry_config *cfg = parse_ok(PREAMBLE "sinks:\n"
-                                                 "  workers:\n"
-                                                 "    - name: db\n"
-                                                 "      type: mysql\n"
-                                                 "      topics: [web]\n"
-                                                 "      mysql: {user: ferry, database: logs}\n"
-                                                 "      table: hits\n"
-                                                 "    - name: cache\n"
-                                                 "      type: redis\n"
-                                                 "      topics: [web]\n"
-                                                 "      redis:\n"
-                                                 "      commands: [[INCR, hits]]\n");
+    struct ferry_config *cfg = parse_ok(WORKERS "    - name: db\n"
+                                                "      type: mysql\n"
+                                                "      topics: [web]\n"
+                                                "      mysql: {user: ferry, database: logs}\n"
+                                                "      table: hits\n"
+                                                "    - name: cache\n"
+                                                "      type: redis\n"
+                                                "      topics: [web]\n"
+                                                "      redis:\n"
+                                                "      commands: [[INCR, hits]]\n");
     const struct ferry_worker_config *w = &cfg->workers[0];
     assert_int_equal(w->format, FERRY_FORMAT_RAW);
     assert_true(my(w)->create_table);
@@ -1242,10 +1198,8 @@ static void booleans(void **state)
     for (size_t i = 0; i < 2 * 5; i++) {
         const char *word = i < 5 ? yes[i] : no[i - 5];
         snprintf(yaml, sizeof(yaml),
-                 PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - {name: db, type: mysql, topics: web, table: t, create_table: %s,\n"
-                          "       mysql: {user: u, database: d}}\n",
+                 WORKERS "    - {name: db, type: mysql, topics: web, table: t, create_table: %s,\n"
+                         "       mysql: {user: u, database: d}}\n",
                  word);
         struct ferry_config *cfg = parse_ok(yaml);
         assert_int_equal(my(&cfg->workers[0])->create_table, i < 5);
@@ -1300,19 +1254,17 @@ static void password_env_resolves(void **state)
     assert_int_equal(setenv("FERRY_TEST_REDIS_PASSWORD", "r3d1s", 1), 0);
 
     struct ferry_config *cfg =
-        parse_ok(PREAMBLE "sinks:\n"
-                          "  workers:\n"
-                          "    - name: db\n"
-                          "      type: mysql\n"
-                          "      topics: [web]\n"
-                          "      mysql: {user: ferry, database: logs,\n"
-                          "              password_env: FERRY_TEST_MYSQL_PASSWORD}\n"
-                          "      table: hits\n"
-                          "    - name: cache\n"
-                          "      type: redis\n"
-                          "      topics: [web]\n"
-                          "      redis: {password_env: FERRY_TEST_REDIS_PASSWORD}\n"
-                          "      commands: [[INCR, hits]]\n");
+        parse_ok(WORKERS "    - name: db\n"
+                         "      type: mysql\n"
+                         "      topics: [web]\n"
+                         "      mysql: {user: ferry, database: logs,\n"
+                         "              password_env: FERRY_TEST_MYSQL_PASSWORD}\n"
+                         "      table: hits\n"
+                         "    - name: cache\n"
+                         "      type: redis\n"
+                         "      topics: [web]\n"
+                         "      redis: {password_env: FERRY_TEST_REDIS_PASSWORD}\n"
+                         "      commands: [[INCR, hits]]\n");
     assert_string_equal(my(&cfg->workers[0])->conn.password_env, "FERRY_TEST_MYSQL_PASSWORD");
     assert_string_equal(my(&cfg->workers[0])->conn.password, "correct horse");
     assert_string_equal(rd(&cfg->workers[1])->conn.password_env, "FERRY_TEST_REDIS_PASSWORD");
