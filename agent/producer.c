@@ -1,6 +1,7 @@
 /* ferry: the agent's Kafka producer — one per source. */
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,8 +337,17 @@ int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, 
     rd_kafka_error_destroy(error);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return FERRY_ERR_AGAIN;
-    return ferry_seterr(err, errlen, FERRY_ERR_FATAL, "produce to %s: %s", p->src->topic,
-                        rd_kafka_err2str(e));
+    /* the topic or partition is not in the metadata now (deleted and being created again,
+     * shrunk under an explicit partition), or writing it is not allowed now: it may come
+     * back, so the event is not given up; counted as a failed delivery */
+    bool transient = e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                     e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                     e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                     e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    if (transient)
+        atomic_fetch_add_explicit(&p->failed, 1, memory_order_relaxed);
+    return ferry_seterr(err, errlen, transient ? FERRY_ERR_RETRY : FERRY_ERR_FATAL,
+                        "produce to %s: %s", p->src->topic, rd_kafka_err2str(e));
 }
 
 int ferry_producer_poll(struct ferry_producer *p, int timeout_ms)

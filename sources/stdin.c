@@ -40,8 +40,9 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
         .offset = start,
     };
     int rc = s->emit->fn(s->emit->opaque, &ev);
-    if (rc == FERRY_ERR_AGAIN)
-        return rc;
+    if (rc == FERRY_ERR_AGAIN || rc == FERRY_ERR_RETRY)
+        return FERRY_ERR_AGAIN; /* offered again on a later poll: standard input cannot be
+                                 * read twice, so the event waits here */
     s->events++;
     if (rc < 0)
         s->acked++; /* refused for good: logged and counted by the producer */

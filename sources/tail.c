@@ -37,6 +37,7 @@
 
 #define MAX_IN_FLIGHT_PER_FILE (1u << 20)
 #define READ_ROUNDS            16 /* reads per file per poll, so that no file starves others */
+#define REFUSED_FOR_NOW        1  /* resend(): the producer refused the event for now */
 
 const char *ferry_tail_state_name(enum tail_state st)
 {
@@ -135,6 +136,8 @@ void ferry_tail_file_free(struct ferry_source *s, struct tail_file *f)
 }
 
 /* The framer's callback: one event of the file being polled (s->cur) to the emitter. */
+static bool retry_later(struct ferry_source *s, struct tail_file *f, uint64_t pos, int64_t now);
+
 static int on_frame(void *opaque, const char *data, size_t len, int64_t start, int64_t end)
 {
     struct ferry_source *s = opaque;
@@ -156,7 +159,10 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
         return rc;
     if (ferry_watermark_push(&f->wm, end, &seq) < 0)
         return FERRY_ERR_AGAIN; /* cannot happen: room was checked above */
-    if (rc < 0) {
+    if (rc == FERRY_ERR_RETRY && retry_later(s, f, ev.pos, ferry_mono_ms())) {
+        /* refused for now (a partition missing from the metadata): read again and sent
+         * again later, as a failed delivery is; the watermark waits for it */
+    } else if (rc < 0) {
         /* the producer refused this event for good; it logged and counted it. Acknowledge it
          * so that the file's watermark is not stuck behind it forever. */
         ferry_watermark_ack(&f->wm, seq);
@@ -384,7 +390,8 @@ static bool retry_later(struct ferry_source *s, struct tail_file *f, uint64_t po
 
 /* Reads event r of f again and emits it under its position token. 0; FERRY_ERR_AGAIN (no
  * room now); FERRY_ERR_RETRY (the file was truncated: look again once the copy, if any, is
- * found); or another error: the event cannot be sent again. The event's data is rebuilt from
+ * found); REFUSED_FOR_NOW (the producer cannot take it now: back off); or another error: the
+ * event cannot be sent again. The event's data is rebuilt from
  * its bytes as the framer cut it: without the newline that ended it, at most max_line. */
 static int resend(struct ferry_source *s, struct tail_file *f, const struct tail_retry *r,
                   int64_t now)
@@ -422,7 +429,8 @@ static int resend(struct ferry_source *s, struct tail_file *f, const struct tail
         .origin = f->path,
         .offset = start,
     };
-    return s->emit->fn(s->emit->opaque, &ev);
+    int rc = s->emit->fn(s->emit->opaque, &ev);
+    return rc == FERRY_ERR_RETRY ? REFUSED_FOR_NOW : rc;
 }
 
 static void give_up(struct ferry_source *s, struct tail_file *f, struct tail_retry *r)
@@ -454,6 +462,9 @@ static int retry_send(struct ferry_source *s, int64_t now)
             return rc;
         if (rc == FERRY_ERR_RETRY) {
             r->due = now + RETRY_FIRST_MS;
+            i++;
+        } else if (rc == REFUSED_FOR_NOW) {
+            retry_later(s, f, r->pos, now); /* r is found again: its wait doubles */
             i++;
         } else if (rc < 0) {
             give_up(s, f, r); /* r now holds the last entry: not i++ */

@@ -25,7 +25,10 @@ int ferry_producer_new(struct ferry_producer **out, const struct ferry_kafka_con
                        const char *bootstrap, const struct ferry_source_config *src,
                        ferry_delivery_fn *cb, void *opaque, char *err, size_t errlen);
 /* Enqueues ev for the source's topic. 0, FERRY_ERR_AGAIN (queue full: poll and call again),
- * or FERRY_ERR_FATAL (err says why). Not thread-safe against itself. */
+ * FERRY_ERR_RETRY (the topic or partition is missing from the metadata, or may not be
+ * written, now: send it again later; counted with the failed deliveries), or FERRY_ERR_FATAL
+ * (it can never be sent as it is, e.g. too large; err says why). Not thread-safe against
+ * itself. */
 int ferry_producer_send(struct ferry_producer *p, const struct ferry_event *ev, char *err,
                         size_t errlen);
 /* Serves delivery reports, waiting up to timeout_ms; returns how many were served. */
