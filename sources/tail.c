@@ -36,8 +36,10 @@
 #include "tail.h"
 
 #define MAX_IN_FLIGHT_PER_FILE (1u << 20)
-#define READ_ROUNDS            16 /* reads per file per poll, so that no file starves others */
-#define REFUSED_FOR_NOW        1  /* resend(): the producer refused the event for now */
+#define READ_ROUNDS            16    /* reads per file per poll, so that no file starves others */
+#define REFUSED_FOR_NOW        1     /* resend(): the producer refused the event for now */
+#define RETRY_FIRST_MS         200   /* the first attempt after a failed delivery; doubles, up to */
+#define RETRY_MAX_MS           30000 /* this */
 
 const char *ferry_tail_state_name(enum tail_state st)
 {
@@ -146,6 +148,11 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
 
     if (ferry_watermark_in_flight(&f->wm) >= MAX_IN_FLIGHT_PER_FILE)
         return FERRY_ERR_AGAIN;
+    if (s->hold_until) { /* reading stops while the producer refuses sends */
+        if (ferry_mono_ms() < s->hold_until)
+            return FERRY_ERR_AGAIN;
+        s->hold_until = 0;
+    }
     struct ferry_event ev = {
         .data = data,
         .len = len,
@@ -161,12 +168,18 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
         return FERRY_ERR_AGAIN; /* cannot happen: room was checked above */
     if (rc == FERRY_ERR_RETRY && retry_later(s, f, ev.pos, ferry_mono_ms())) {
         /* refused for now (a partition missing from the metadata): read again and sent
-         * again later, as a failed delivery is; the watermark waits for it */
+         * again later, as a failed delivery is; the watermark waits for it, and no new line
+         * is read for a while (the retry list holds this line, not the rest of the file) */
+        s->hold_ms = s->hold_ms ? (s->hold_ms * 2 < RETRY_MAX_MS ? s->hold_ms * 2 : RETRY_MAX_MS)
+                                : RETRY_FIRST_MS;
+        s->hold_until = ferry_mono_ms() + s->hold_ms;
     } else if (rc < 0) {
         /* the producer refused this event for good; it logged and counted it. Acknowledge it
          * so that the file's watermark is not stuck behind it forever. */
         ferry_watermark_ack(&f->wm, seq);
     }
+    if (rc == 0)
+        s->hold_ms = 0;
     s->events++;
     return 0;
 }
@@ -332,9 +345,6 @@ static void watch_pending(struct ferry_source *s, struct tail_file *f)
 
 /* ---- deliveries Kafka gave up on ------------------------------------------------------- */
 
-#define RETRY_FIRST_MS 200   /* the first attempt after a failed delivery; doubles, up to */
-#define RETRY_MAX_MS   30000 /* this */
-
 static uint64_t seq_of(const struct ferry_watermark *w, uint64_t pos)
 {
     uint64_t low = pos & TAIL_SEQ_MASK;
@@ -470,6 +480,7 @@ static int retry_send(struct ferry_source *s, int64_t now)
             give_up(s, f, r); /* r now holds the last entry: not i++ */
         } else {
             r->sent = true;
+            s->hold_until = s->hold_ms = 0; /* the producer takes sends again: read on */
             atomic_fetch_add_explicit(&s->resent, 1, memory_order_relaxed);
             i++;
         }

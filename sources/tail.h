@@ -98,6 +98,10 @@ struct ferry_source {
     struct tail_file *cur;         /* the file whose events the framer is cutting */
     struct tail_retry *retry;      /* failed deliveries: at most one per event in flight */
     size_t nretry, capretry;
+    /* a send refused for now (a partition missing from the metadata): no new line is read
+     * before hold_until (monotonic ms; 0: none), so that what waits is that one line and
+     * what was in flight, not the rest of every file; hold_ms doubles up to 30 s */
+    int64_t hold_until, hold_ms;
     char *rbuf; /* an event read again */
     size_t rbuf_cap;
     uint64_t events, truncations, copies_found, copies_missed, copies_left, deleted, renamed,
