@@ -23,8 +23,9 @@ struct agent_source {
     uint64_t keys[FERRY_KEY_NRESULTS]; /* events sent, by what key extraction found */
     /* counters, read by the HTTP thread too */
     _Atomic uint64_t sent, refused, queue_full;
-    bool blocked;          /* the last send found the producer's queue full */
-    uint64_t send_retries; /* sends refused for now (FERRY_ERR_RETRY): logged every 1000th */
+    bool blocked;            /* the last send found the producer's queue full */
+    uint64_t send_retries;   /* sends refused for now (FERRY_ERR_RETRY) */
+    int64_t retry_logged_ms; /* when such a refusal was last logged: once a minute at most */
 };
 
 struct ferry_agent {
@@ -73,9 +74,15 @@ static int on_emit(void *opaque, const struct ferry_event *ev)
             atomic_fetch_add_explicit(&as->queue_full, 1, memory_order_relaxed);
         as->blocked = true;
     } else if (rc == FERRY_ERR_RETRY) { /* the source sends it again later */
-        if (as->send_retries++ % 1000 == 0)
-            ferry_warn("agent", "%s: %s: sent again later (%llu such refusals so far)",
+        int64_t now = ferry_mono_ms();
+        as->blocked = false;
+        as->send_retries++;
+        if (!as->retry_logged_ms || now - as->retry_logged_ms >= 60000) { /* once a minute */
+            as->retry_logged_ms = now;
+            ferry_warn("agent",
+                       "%s: %s: held back and sent again later (%llu such refusals so far)",
                        as->cfg->name, err, (unsigned long long)as->send_retries);
+        }
     } else {
         atomic_fetch_add_explicit(&as->refused, 1, memory_order_relaxed);
         ferry_error("agent", "%s: %s", as->cfg->name, err);

@@ -176,6 +176,11 @@ static int on_frame(void *opaque, const char *data, size_t len, int64_t start, i
     } else if (rc < 0) {
         /* the producer refused this event for good; it logged and counted it. Acknowledge it
          * so that the file's watermark is not stuck behind it forever. */
+        if (rc == FERRY_ERR_RETRY) { /* no memory to remember it for a retry */
+            atomic_fetch_add_explicit(&s->given_up, 1, memory_order_relaxed);
+            ferry_error("tail", "%s: out of memory: the event at offset %lld is not sent again",
+                        f->path, (long long)start);
+        }
         ferry_watermark_ack(&f->wm, seq);
     }
     if (rc == 0)

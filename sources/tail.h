@@ -96,7 +96,9 @@ struct ferry_source {
     size_t nwarned;
     const struct ferry_emit *emit; /* during poll */
     struct tail_file *cur;         /* the file whose events the framer is cutting */
-    struct tail_retry *retry;      /* failed deliveries: at most one per event in flight */
+    /* failed deliveries: at most one per event in flight, which MAX_IN_FLIGHT_PER_FILE
+     * (tail.c) bounds per file; at that bound reading of the file stops until Kafka answers */
+    struct tail_retry *retry;
     size_t nretry, capretry;
     /* a send refused for now (a partition missing from the metadata): no new line is read
      * before hold_until (monotonic ms; 0: none), so that what waits is that one line and
