@@ -6,8 +6,11 @@
  * it, tab-separated. A batch is written, then flushed, and only then does write() return, so
  * the worker stores the batch's offsets once the lines are out of ferry (Kafka's committed
  * offsets are the sink's: it keeps none itself). A batch that fails part-way (EPIPE, a full
- * disk) is written again whole: lines may repeat, none is skipped. Workers sharing standard
- * output write whole batches, one at a time. */
+ * disk) is written again whole: lines may repeat, none is skipped. What a failed write (or a
+ * kill -9) left of a line is ended with a newline before anything else is written (at the next
+ * write, and when a `path` file is opened), so it stands cut short on a line of its own and
+ * is never joined to the next line. Workers sharing standard output write whole batches, one
+ * at a time. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@ struct ferry_sink {
     const struct ferry_worker_config *cfg;
     FILE *out;  /* stdout, or the file at path (owned) */
     bool owned; /* out is the sink's to close */
+    bool torn;  /* the last write failed: it may have stopped inside a line */
     enum column cols[MAX_COLUMNS];
     size_t ncols;
 };
@@ -65,6 +69,10 @@ static void check_stdout(struct ferry_schema_ctx *c, void *obj, const struct fer
                             "%s.metadata: '%s' is not one of topic, partition, offset, key, "
                             "timestamp",
                             path, s->metadata.v[i]);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s->metadata.v[i], s->metadata.v[j]))
+                ferry_diags_add(c->d, at ? at->line : 1, at ? at->col : 1,
+                                "%s.metadata: '%s' is named twice", path, s->metadata.v[i]);
     }
     if (s->path && !*s->path) {
         ferry_schema_pos_of(map, "path", &line, &col);
@@ -110,8 +118,10 @@ static int stdout_open(struct ferry_sink **out, const struct ferry_worker_config
         s->cols[s->ncols++] = (enum column)column_of(c->metadata.v[i]);
     s->out = stdout;
     if (c->path) {
-        s->out = fopen(c->path, "a");
+        s->out = fopen(c->path, "a+");
         s->owned = true;
+        /* a file whose last line was cut short (a crash mid-write): end it first */
+        s->torn = s->out && fseek(s->out, -1, SEEK_END) == 0 && getc(s->out) != '\n';
     }
     if (!s->out) {
         int rc = ferry_seterr(err, errlen, FERRY_ERR_FATAL, "stdout %s: %s: %s", cfg->name, c->path,
@@ -153,6 +163,8 @@ static int stdout_write(struct ferry_sink *s, const struct ferry_batch *batch, c
     int bad;
 
     flockfile(f); /* a whole batch at a time among the workers that share f */
+    if (s->torn)  /* end what the failed write left of a line (a spare empty line at worst) */
+        putc('\n', f);
     for (size_t i = 0; i < batch->n; i++) {
         const rd_kafka_message_t *m = batch->msgs[i];
         for (size_t j = 0; j < s->ncols; j++)
@@ -161,13 +173,16 @@ static int stdout_write(struct ferry_sink *s, const struct ferry_batch *batch, c
             fwrite(m->payload, 1, m->len, f);
         putc('\n', f);
     }
+    errno = 0;
     bad = fflush(f) != 0 || ferror(f);
+    int e = errno;
     if (bad)
         clearerr(f);
+    s->torn = bad;
     funlockfile(f);
     if (bad)
         return ferry_seterr(err, errlen, FERRY_ERR_RETRY, "stdout %s: write: %s", s->cfg->name,
-                            strerror(errno));
+                            e ? strerror(e) : "write error");
     /* nothing is ever rejected; the contract still wants it called before the commit */
     if (batch->before_commit(batch->opaque) < 0)
         return ferry_seterr(err, errlen, FERRY_ERR_RETRY,

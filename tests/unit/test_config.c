@@ -824,6 +824,9 @@ static void stdout_worker(void **state)
                       ":10:64: sinks.workers[1].metadata: does not apply to a mysql worker\n" NAME
                       ":12:48: sinks.workers[2]: unknown key 'metdata' (did you mean "
                       "'metadata'?)\n");
+    expect_diags(WORKERS
+                 "    - {name: twice, type: stdout, topics: [t], metadata: [key, offset, key]}\n",
+                 NAME ":4:72: sinks.workers[0].metadata: 'key' is named twice\n");
 }
 
 static void redis_user(void **state)
