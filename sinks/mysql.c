@@ -53,6 +53,19 @@ int ferry_mysql_error(struct ferry_sink *s, MYSQL_STMT *st, const char *what, ch
     return code;
 }
 
+/* COMMIT. On failure the transaction is rolled back where the connection is still open (a
+ * refused COMMIT must not leave it, and its snapshot, to the next call), or the connection is
+ * closed (the outcome unknown: the next write reads the offsets again). */
+static int commit(struct ferry_sink *s, char *err, size_t errlen)
+{
+    if (!mysql_commit(s->db))
+        return 0;
+    int rc = ferry_mysql_error(s, NULL, "commit", err, errlen);
+    if (s->db)
+        mysql_rollback(s->db);
+    return rc;
+}
+
 int ferry_mysql_exec(struct ferry_sink *s, const char *sql, char *err, size_t errlen)
 {
     if (mysql_real_query(s->db, sql, strlen(sql)))
@@ -514,8 +527,8 @@ static int mysql_write(struct ferry_sink *s, const struct ferry_batch *batch, ch
                           s->cfg->name);
         goto rollback;
     }
-    if (mysql_commit(s->db))
-        return ferry_mysql_error(s, NULL, "commit", err, errlen);
+    if ((rc = commit(s, err, errlen)) < 0)
+        return rc;
     if (skipped)
         ferry_info("mysql", "%s: skipped %zu events already written", s->cfg->name, skipped);
     s->replayed += skipped;
@@ -547,9 +560,7 @@ static int mysql_stored_offsets(struct ferry_sink *s, rd_kafka_topic_partition_l
         if (next >= 0)
             parts->elems[i].offset = next;
     }
-    if (mysql_commit(s->db))
-        return ferry_mysql_error(s, NULL, "commit", err, errlen);
-    return 0;
+    return commit(s, err, errlen);
 rollback:
     if (s->db)
         mysql_rollback(s->db);

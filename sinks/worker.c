@@ -403,22 +403,31 @@ static void back_off(struct ferry_worker *wk, volatile sig_atomic_t *stop)
     if (rd_kafka_assignment(wk->rk, &assigned) == 0)
         rd_kafka_pause_partitions(wk->rk, assigned);
     int64_t until = ferry_coarse_ms() + wait;
+    /* messages fetched before the pause are given back too: each partition is sought to the
+     * lowest offset seen, so that a later message of it never moves the position past an
+     * earlier one */
+    rd_kafka_topic_partition_list_t *seen = rd_kafka_topic_partition_list_new(8);
     while (!*stop && ferry_coarse_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->rk, 100);
-        if (m) {
-            /* fetched before the pause: give it back too */
-            if (!m->err) {
-                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
-                    ->offset = m->offset;
-                rd_kafka_error_t *e = rd_kafka_seek_partitions(wk->rk, l, 5000);
-                if (e)
-                    rd_kafka_error_destroy(e);
-                rd_kafka_topic_partition_list_destroy(l);
-            }
-            rd_kafka_message_destroy(m);
+        if (m && !m->err) {
+            const char *t = rd_kafka_topic_name(m->rkt);
+            rd_kafka_topic_partition_t *p =
+                rd_kafka_topic_partition_list_find(seen, t, m->partition);
+            if (!p)
+                (p = rd_kafka_topic_partition_list_add(seen, t, m->partition))->offset = m->offset;
+            else if (m->offset < p->offset)
+                p->offset = m->offset;
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, t, m->partition)->offset = p->offset;
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(wk->rk, l, 5000);
+            if (e)
+                rd_kafka_error_destroy(e);
+            rd_kafka_topic_partition_list_destroy(l);
         }
+        if (m)
+            rd_kafka_message_destroy(m);
     }
+    rd_kafka_topic_partition_list_destroy(seen);
     /* the assignment may have changed meanwhile: resume what is assigned now */
     if (assigned)
         rd_kafka_topic_partition_list_destroy(assigned);
