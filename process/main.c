@@ -86,12 +86,18 @@ static int mock_parse(int argc, char **argv, struct mock_options *mo)
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:t:f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            mo->brokers = atoi(optarg);
+        case 'b': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            mo->brokers = *optarg && !*end && v >= 1 && v <= 16 ? (int)v : 0;
             break;
+        }
         case 't':
-            if (mo->ntopics < 256)
-                mo->topics[mo->ntopics++] = optarg;
+            if (mo->ntopics == 256) {
+                fprintf(stderr, "ferry mock-kafka: at most 256 --topic\n");
+                return 2;
+            }
+            mo->topics[mo->ntopics++] = optarg;
             break;
         case 'f':
             mo->file = optarg;
@@ -101,7 +107,11 @@ static int mock_parse(int argc, char **argv, struct mock_options *mo)
         }
     }
     if (mo->brokers < 1 || mo->brokers > 16) {
-        fprintf(stderr, "ferry mock-kafka: --brokers must be 1 to 16\n");
+        fprintf(stderr, "ferry mock-kafka: --brokers must be a number from 1 to 16\n");
+        return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ferry mock-kafka: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     return -1;
@@ -112,15 +122,17 @@ static int mock_topics(struct ferry_mock *m, const struct mock_options *mo)
 {
     char err[512];
     for (int i = 0; i < mo->ntopics; i++) {
-        char *colon = strrchr(mo->topics[i], ':');
-        int parts = colon ? atoi(colon + 1) : 1;
+        char *colon = strrchr(mo->topics[i], ':'), *end = NULL;
+        long parts = colon ? strtol(colon + 1, &end, 10) : 1;
+        if (colon && (!colon[1] || *end || parts > 100000))
+            parts = 0;
         if (colon)
             *colon = '\0';
         if (!*mo->topics[i] || parts < 1) {
             fprintf(stderr, "ferry mock-kafka: --topic wants NAME:PARTITIONS\n");
             return 2;
         }
-        if (ferry_mock_topic(m, mo->topics[i], parts, err, sizeof(err)) < 0) {
+        if (ferry_mock_topic(m, mo->topics[i], (int)parts, err, sizeof(err)) < 0) {
             fprintf(stderr, "ferry: %s\n", err);
             return 1;
         }

@@ -10,6 +10,18 @@ rc=0; "$FERRY_BIN" frobnicate -c x 2>/dev/null || rc=$?
 [ "$rc" = 2 ] || fail "unknown command: exit $rc, want 2"
 rc=0; "$FERRY_BIN" check 2>/dev/null || rc=$?
 [ "$rc" = 2 ] || fail "check without -c: exit $rc, want 2"
+# mock-kafka's arguments: each bad one exits 2 with what is wrong, before any cluster starts
+mock_usage() { # mock_usage EXPECTED-MESSAGE ARGS...
+  local want=$1 out rc=0; shift
+  out=$(timeout 20 "$FERRY_BIN" mock-kafka "$@" 2>&1 </dev/null) || rc=$?
+  [ "$rc" = 2 ] || fail "mock-kafka $*: exit $rc, want 2 ($out)"
+  grep -qF -e "$want" <<<"$out" || fail "mock-kafka $*: '$want' not in: $out"
+}
+mock_usage "--brokers must be a number from 1 to 16" --brokers 3x
+mock_usage "--brokers must be a number from 1 to 16" --brokers 0
+mock_usage "unexpected argument 'stray'" stray
+mock_usage "--topic wants NAME:PARTITIONS" --topic t:3x
+mock_usage "--topic wants NAME:PARTITIONS" --topic t:
 ok "version, help, usage errors"
 
 cat >"$T_DIR/good.yaml" <<'YAML'
