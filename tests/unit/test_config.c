@@ -793,6 +793,17 @@ static void regex_format_accepted(void **state)
     ferry_config_destroy(cfg);
 }
 
+/* A stdin source has no keys of its own: the tail source's are refused, not ignored. */
+static void stdin_source_refuses_tail_keys(void **state)
+{
+    (void)state;
+    expect_diags(PREAMBLE "agent:\n"
+                          "  sources:\n"
+                          "    - {name: in, type: stdin, topic: t, start_at: end, exclude: [x]}\n",
+                 NAME ":4:51: agent.sources[0].start_at: does not apply to a stdin source\n" NAME
+                      ":4:65: agent.sources[0].exclude: does not apply to a stdin source\n");
+}
+
 /* A third sink declares its own keys; the others' keys do not apply to it, and its own to them. */
 static void stdout_worker(void **state)
 {
@@ -1544,6 +1555,7 @@ int main(void)
         cmocka_unit_test(regex_format_pattern_errors),
         cmocka_unit_test(regex_format_accepted),
         cmocka_unit_test(stdout_worker),
+        cmocka_unit_test(stdin_source_refuses_tail_keys),
         cmocka_unit_test(redis_user),
         cmocka_unit_test(mysql_tls),
         cmocka_unit_test(empty_lists_and_brokers),
